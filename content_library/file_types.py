@@ -1,0 +1,949 @@
+"""What an uploaded file really is, what text it holds, and which template fields it offers.
+
+The type comes from the bytes and the structure, never from the name (SECURITY.md promise 4;
+ASVS 5.2.2). Office files are ZIP packages: they are measured from the central directory
+(entry count, declared sizes, compression ratios) before a single part is decompressed, and
+every XML part is read with defusedxml, so a DTD, an entity or an external reference is an
+error rather than a billion laughs (ASVS 5.2.3). Nothing is ever extracted to disk.
+
+Callers cap the upload size before calling `sniff`; this module only reads what it must.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeElementTree
+from defusedxml.ElementTree import ParseError
+from defusedxml.expatreader import create_parser
+
+# An xml.etree Element, only ever built by defusedxml (the stdlib parsers are never imported).
+Element = Any
+
+_log = logging.getLogger(__name__)
+
+# --- limits -----------------------------------------------------------------------------------
+
+MAX_TEXT_CHARS = 200_000  # text handed to the search index, per file
+MAX_ZIP_ENTRIES = 2_000
+MAX_ZIP_UNCOMPRESSED = 200 * 1024 * 1024  # total declared size of all entries
+MAX_COMPRESSION_RATIO = 200
+# An entry smaller than this cannot hurt whatever its ratio (the total cap still applies), and
+# tiny, very regular parts (a blank bitmap, an empty style sheet) legitimately compress hard.
+RATIO_CHECK_FROM_BYTES = 1024 * 1024
+# 46 bytes of fixed header per central directory record plus a generous name and extra field.
+MAX_CENTRAL_DIRECTORY_BYTES = MAX_ZIP_ENTRIES * 2_048
+MAX_CONTENT_TYPES_BYTES = 2 * 1024 * 1024
+MAX_SMALL_PART_BYTES = 20 * 1024 * 1024  # workbook.xml, presentation.xml, relationship parts
+MAX_SHARED_STRING_CHARS = 5_000_000  # an XLSX's shared strings kept to resolve cell values
+MAX_PDF_PAGES = 2_000
+MAX_TEMPLATE_FIELDS = 500
+
+# --- user-facing reasons ----------------------------------------------------------------------
+
+ACCEPTED_TYPES_MESSAGE = "This file is not a PDF, Word, PowerPoint, Excel, PNG, JPEG or MP4 file."
+EMPTY_MESSAGE = "The file is empty."
+MACRO_MESSAGE = (
+    "Macro-enabled Office files are not accepted: save it as .docx/.pptx/.xlsx without macros."
+)
+ACTIVEX_MESSAGE = (
+    "Office files with ActiveX controls are not accepted: remove the controls and save it again."
+)
+LEGACY_OFFICE_MESSAGE = (
+    "Older Office formats (.doc, .ppt, .xls) and password-protected Office files are not "
+    "accepted: save it as .docx, .pptx or .xlsx without a password."
+)
+ENCRYPTED_MESSAGE = "Password-protected files are not accepted: remove the password and try again."
+DAMAGED_MESSAGE = "This file is damaged or is not a valid Word, PowerPoint or Excel document."
+TOO_MANY_PARTS_MESSAGE = (
+    f"This Office file has more than {MAX_ZIP_ENTRIES:,} parts, which is more than we accept."
+)
+TOO_LARGE_MESSAGE = (
+    f"This Office file would unpack to more than {MAX_ZIP_UNCOMPRESSED // (1024 * 1024)} MB, "
+    "which is more than we accept."
+)
+ZIP_BOMB_MESSAGE = (
+    "This Office file is compressed far more than real documents are (a possible zip bomb), "
+    "so it is not accepted."
+)
+
+
+class RejectedFile(ValueError):
+    """An upload refused; the message is a sentence that can be shown to the uploader."""
+
+
+@dataclass(frozen=True)
+class FileKind:
+    kind: str  # "pdf" | "docx" | "pptx" | "xlsx" | "png" | "jpeg" | "mp4"
+    mime: str  # the canonical MIME type for that kind
+    extension: str  # ".pdf" etc.
+    previewable: bool  # may be shown inline (under a sandbox CSP): pdf, png and jpeg only
+
+
+FILE_KINDS: dict[str, FileKind] = {
+    k.kind: k
+    for k in (
+        FileKind("pdf", "application/pdf", ".pdf", True),
+        FileKind(
+            "docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ".docx",
+            False,
+        ),
+        FileKind(
+            "pptx",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            ".pptx",
+            False,
+        ),
+        FileKind(
+            "xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ".xlsx",
+            False,
+        ),
+        FileKind("png", "image/png", ".png", True),
+        FileKind("jpeg", "image/jpeg", ".jpg", True),
+        FileKind("mp4", "video/mp4", ".mp4", False),
+    )
+}
+
+_OFFICE_KINDS = frozenset({"docx", "pptx", "xlsx"})
+_MEDIA_KINDS = frozenset({"png", "jpeg", "mp4"})
+
+# --- signatures -------------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IHDR = b"\x00\x00\x00\x0dIHDR"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+_CFB_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: .doc/.xls/.ppt and encrypted OOXML
+_HEAD_BYTES = 4_096
+
+# ISO base media brands that are MP4 video (ISO/IEC 14496-12/-14/-15, Apple M4V, DASH).
+_MP4_BRANDS = frozenset(
+    {
+        b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso7", b"iso8", b"iso9",
+        b"mp41", b"mp42", b"mp71", b"avc1", b"avc3", b"hvc1", b"hev1", b"av01",
+        b"M4V ", b"M4VH", b"M4VP", b"dash", b"msdh", b"msix", b"mmp4", b"f4v ", b"XAVC",
+    }
+)  # fmt: skip
+# Same container, different thing: audio, QuickTime, still images. Never MP4 video, even when
+# they list an ISO brand as compatible.
+_NOT_VIDEO_BRANDS = frozenset(
+    {
+        b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ", b"qt  ",
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+        b"avif", b"avis", b"crx ", b"jp2 ", b"jpm ", b"jpx ", b"mjp2",
+    }
+)  # fmt: skip
+
+# --- Office Open XML names --------------------------------------------------------------------
+
+_CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+_RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_WORD_NS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+        "http://purl.oclc.org/ooxml/wordprocessingml/main",
+    }
+)
+_DRAWING_NS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/drawingml/2006/main",
+        "http://purl.oclc.org/ooxml/drawingml/main",
+    }
+)
+_SHEET_NS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+        "http://purl.oclc.org/ooxml/spreadsheetml/main",
+    }
+)
+_PRESENTATION_NS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/presentationml/2006/main",
+        "http://purl.oclc.org/ooxml/presentationml/main",
+    }
+)
+_DOC_RELATIONSHIP_NS = frozenset(
+    {
+        "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+        "http://purl.oclc.org/ooxml/officeDocument/relationships",
+    }
+)
+
+_MAIN_CONTENT_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": "docx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": "pptx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": "xlsx",
+}
+_CT_HEADER = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
+_CT_FOOTER = "application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"
+_CT_SLIDE = "application/vnd.openxmlformats-officedocument.presentationml.slide+xml"
+_CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_CT_SHARED_STRINGS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+# Content types that carry code: VBA projects, macro-enabled main parts, Excel 4.0 macro sheets.
+_MACRO_MARKERS = ("macroenabled", "vbaproject", "macrosheet")
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
+
+
+# ==============================================================================================
+# sniff
+# ==============================================================================================
+
+
+def sniff(path: Path) -> FileKind:
+    """Decide the type from the file's bytes and structure, never its name.
+
+    Raises RejectedFile, whose message says why, for anything that is not one of the accepted
+    kinds. An OSError opening the file itself (missing, unreadable) is not caught.
+    """
+    with Path(path).open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+        if not head:
+            raise RejectedFile(EMPTY_MESSAGE)
+        if head.startswith(b"%PDF-"):
+            return FILE_KINDS["pdf"]
+        if head.startswith(_PNG_SIGNATURE) and head[8:16] == _PNG_IHDR:
+            return FILE_KINDS["png"]
+        if head.startswith(_JPEG_SIGNATURE):
+            return FILE_KINDS["jpeg"]
+        if _is_mp4(head):
+            return FILE_KINDS["mp4"]
+        if head.startswith(_ZIP_SIGNATURE):
+            return FILE_KINDS[_inspect_package(fh).kind]
+        if head.startswith(_CFB_SIGNATURE):
+            raise RejectedFile(LEGACY_OFFICE_MESSAGE)
+    raise RejectedFile(ACCEPTED_TYPES_MESSAGE)
+
+
+def _is_mp4(head: bytes) -> bool:
+    """An ISO base media file whose leading `ftyp` box names an MP4 video brand."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return False
+    size = int.from_bytes(head[:4], "big")
+    # size, "ftyp", major brand, minor version, then whole four-byte compatible brands
+    if size < 16 or size > len(head) or size % 4:
+        return False
+    major = head[8:12]
+    if major in _MP4_BRANDS:
+        return True
+    if major in _NOT_VIDEO_BRANDS:
+        return False
+    compatible = {head[i : i + 4] for i in range(16, size, 4)}
+    return bool(compatible & _MP4_BRANDS)
+
+
+# --- Office packages --------------------------------------------------------------------------
+
+# Everything zipfile and zlib raise on a malformed archive. RejectedFile is a ValueError, so
+# every `except _ZIP_ERRORS` below re-raises it first.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    struct.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    IndexError,
+    KeyError,
+)
+_XML_ERRORS = (ParseError, DefusedXmlException, ValueError)
+
+
+@dataclass(frozen=True)
+class _Package:
+    kind: str
+    main_part: str  # the zip entry name of the main part
+    names: dict[str, str]  # lower-cased entry name -> entry name
+    overrides: dict[str, str]  # lower-cased entry name -> normalised content type
+
+
+def _inspect_package(fh: IO[bytes]) -> _Package:
+    """Check an OOXML package without unpacking it; raise RejectedFile if it is not acceptable."""
+    _check_central_directory(fh)
+    try:
+        with zipfile.ZipFile(fh) as zf:
+            return _inspect_open_package(zf)
+    except RejectedFile:
+        raise
+    except _ZIP_ERRORS as exc:
+        raise RejectedFile(DAMAGED_MESSAGE) from exc
+
+
+def _check_central_directory(fh: IO[bytes]) -> None:
+    """Refuse before zipfile builds one object per entry: it trusts the central directory size.
+
+    Reads the end-of-central-directory record (and its ZIP64 form) the way zipfile finds it.
+    """
+    try:
+        fh.seek(0, 2)
+        file_size = fh.tell()
+        tail_size = min(file_size, 22 + 65_535)
+        fh.seek(file_size - tail_size)
+        tail = fh.read(tail_size)
+    except OSError as exc:
+        raise RejectedFile(DAMAGED_MESSAGE) from exc
+    at = len(tail) - 22
+    if at < 0:
+        raise RejectedFile(DAMAGED_MESSAGE)
+    if tail[at : at + 4] != b"PK\x05\x06":
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + 22 > len(tail):
+            raise RejectedFile(DAMAGED_MESSAGE)
+    _sig, _disk, _cd_disk, _n_disk, entries, cd_size, _cd_offset, _comment = struct.unpack(
+        "<4s4H2LH", tail[at : at + 22]
+    )
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        locator_at = at - 20
+        if locator_at < 0 or tail[locator_at : locator_at + 4] != b"PK\x06\x07":
+            raise RejectedFile(DAMAGED_MESSAGE)
+        _sig, _disk, zip64_offset, _disks = struct.unpack(
+            "<4sLQL", tail[locator_at : locator_at + 20]
+        )
+        try:
+            fh.seek(zip64_offset)
+            record = fh.read(56)
+        except (OSError, ValueError, OverflowError) as exc:
+            raise RejectedFile(DAMAGED_MESSAGE) from exc
+        if len(record) != 56 or record[:4] != b"PK\x06\x06":
+            raise RejectedFile(DAMAGED_MESSAGE)
+        fields = struct.unpack("<4sQ2H2L4Q", record)
+        entries, cd_size = fields[7], fields[8]
+    if entries > MAX_ZIP_ENTRIES:
+        raise RejectedFile(TOO_MANY_PARTS_MESSAGE)
+    if cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise RejectedFile(TOO_MANY_PARTS_MESSAGE)
+    fh.seek(0)
+
+
+def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
+    infos = zf.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise RejectedFile(TOO_MANY_PARTS_MESSAGE)
+
+    names: dict[str, str] = {}
+    total = 0
+    for info in infos:
+        lowered = info.filename.lower()
+        if lowered in names:  # two parts by one name: readers would disagree on which is real
+            raise RejectedFile(DAMAGED_MESSAGE)
+        names[lowered] = info.filename
+        segments = lowered.split("/")
+        if lowered.startswith("/") or "\\" in lowered or ".." in segments:
+            raise RejectedFile(DAMAGED_MESSAGE)
+        if segments[-1] == "vbaproject.bin":
+            raise RejectedFile(MACRO_MESSAGE)
+        if "activex" in segments[:-1]:
+            raise RejectedFile(ACTIVEX_MESSAGE)
+        if info.flag_bits & 0x1:
+            raise RejectedFile(ENCRYPTED_MESSAGE)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise RejectedFile(DAMAGED_MESSAGE)
+        total += info.file_size
+        if total > MAX_ZIP_UNCOMPRESSED:
+            raise RejectedFile(TOO_LARGE_MESSAGE)
+        if info.file_size >= RATIO_CHECK_FROM_BYTES and (
+            info.compress_size <= 0 or info.file_size / info.compress_size > MAX_COMPRESSION_RATIO
+        ):
+            raise RejectedFile(ZIP_BOMB_MESSAGE)
+
+    content_types_name = names.get("[content_types].xml")
+    if content_types_name is None:  # a plain ZIP, a JAR, an EPUB, an ODF document...
+        raise RejectedFile(ACCEPTED_TYPES_MESSAGE)
+    root = _parse_small_part(zf, content_types_name, MAX_CONTENT_TYPES_BYTES)
+    if root.tag != f"{{{_CONTENT_TYPES_NS}}}Types":
+        raise RejectedFile(DAMAGED_MESSAGE)
+
+    overrides: dict[str, str] = {}
+    all_types: list[str] = []
+    for element in root:
+        content_type = _normalise_content_type(element.get("ContentType", ""))
+        all_types.append(content_type)
+        if element.tag == f"{{{_CONTENT_TYPES_NS}}}Override":
+            part = element.get("PartName", "").lstrip("/").lower()
+            overrides[part] = content_type
+    if any(marker in ct for ct in all_types for marker in _MACRO_MARKERS):
+        raise RejectedFile(MACRO_MESSAGE)
+    if any("activex" in ct for ct in all_types):
+        raise RejectedFile(ACTIVEX_MESSAGE)
+
+    mains = [
+        (part, _MAIN_CONTENT_TYPES[ct])
+        for part, ct in overrides.items()
+        if ct in _MAIN_CONTENT_TYPES
+    ]
+    if not mains:  # templates, slide shows, XPS, Visio...: OOXML but not what we take
+        raise RejectedFile(ACCEPTED_TYPES_MESSAGE)
+    if len(mains) > 1:
+        raise RejectedFile(DAMAGED_MESSAGE)
+    main_part, kind = mains[0]
+    if main_part not in names:
+        raise RejectedFile(DAMAGED_MESSAGE)
+    return _Package(kind=kind, main_part=names[main_part], names=names, overrides=overrides)
+
+
+def _normalise_content_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _parse_small_part(zf: zipfile.ZipFile, name: str, limit: int) -> Element:
+    """A small XML part as a tree, through defusedxml with DTDs forbidden outright."""
+    info = zf.getinfo(name)
+    if info.file_size > limit:
+        raise RejectedFile(DAMAGED_MESSAGE)
+    try:
+        data = zf.read(info)
+    except _ZIP_ERRORS as exc:
+        raise RejectedFile(DAMAGED_MESSAGE) from exc
+    try:
+        return SafeElementTree.fromstring(data, forbid_dtd=True)
+    except _XML_ERRORS as exc:
+        raise RejectedFile(DAMAGED_MESSAGE) from exc
+
+
+# ==============================================================================================
+# extract_text
+# ==============================================================================================
+
+
+class _Enough(Exception):
+    """Raised from inside a parser once enough text has been collected."""
+
+
+class _TextSink:
+    """Collects text up to MAX_TEXT_CHARS, then stops the reader by raising _Enough."""
+
+    def __init__(self, limit: int = MAX_TEXT_CHARS) -> None:
+        self.limit = limit
+        self.size = 0
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        if not text:
+            return
+        room = self.limit - self.size
+        if len(text) >= room:
+            self.parts.append(text[:room])
+            self.size = self.limit
+            raise _Enough
+        self.parts.append(text)
+        self.size += len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def extract_text(path: Path, kind: FileKind) -> str | None:
+    """Plain text of a PDF/DOCX/PPTX/XLSX for the search index; "" for images and video.
+
+    None when the text cannot be read (corrupt, encrypted, not really of `kind`...). Never
+    raises. At most MAX_TEXT_CHARS characters; reading stops once that many are collected.
+    """
+    try:
+        if kind.kind in _MEDIA_KINDS:
+            return ""
+        if kind.kind == "pdf":
+            text = _pdf_text(Path(path))
+        elif kind.kind in _OFFICE_KINDS:
+            text = _office_text(Path(path), kind.kind)
+        else:
+            return None
+    except Exception as exc:  # corrupt input can make any library raise anything
+        _log.info("no text from a %s file: %s", kind.kind, type(exc).__name__)
+        return None
+    return None if text is None else text[:MAX_TEXT_CHARS]
+
+
+def _pdf_text(path: Path) -> str | None:
+    from pypdf import PdfReader  # imported lazily: only uploads of PDFs pay for it
+
+    reader = PdfReader(path)
+    # An owner password alone still lets anyone read the text; a user password does not.
+    if reader.is_encrypted and not reader.decrypt(""):
+        return None
+    if len(reader.pages) == 0:
+        return None
+    sink = _TextSink()
+    with suppress(_Enough):
+        for number, page in enumerate(reader.pages):
+            if number >= MAX_PDF_PAGES:
+                break
+            text = (page.extract_text() or "").strip()
+            if text:
+                sink.add(text + "\n")
+    return sink.text()
+
+
+def _office_text(path: Path, kind: str) -> str | None:
+    sink = _TextSink()
+
+    def add_line(text: str) -> None:
+        if text.strip():
+            sink.add(text + "\n")
+
+    with _open_package(path, kind) as (zf, package), suppress(_Enough):
+        if kind == "docx":
+            for part in _word_parts(package):
+                _read_word_paragraphs(zf, part, add_line)
+        elif kind == "pptx":
+            for part in _slide_parts(zf, package):
+                _read_drawing_paragraphs(zf, part, add_line)
+        else:
+            _read_workbook_text(zf, package, sink)
+    return sink.text()
+
+
+@contextmanager
+def _open_package(path: Path, kind: str) -> Iterator[tuple[zipfile.ZipFile, _Package]]:
+    """The package checked again exactly as `sniff` checks it, and of the expected kind."""
+    with path.open("rb") as fh:
+        if fh.read(4) != _ZIP_SIGNATURE:
+            raise RejectedFile(ACCEPTED_TYPES_MESSAGE)
+        _check_central_directory(fh)
+        with zipfile.ZipFile(fh) as zf:
+            package = _inspect_open_package(zf)
+            if package.kind != kind:
+                raise RejectedFile(ACCEPTED_TYPES_MESSAGE)
+            yield zf, package
+
+
+# --- streaming XML ----------------------------------------------------------------------------
+
+
+class _ContentHandler:
+    """The SAX content handler interface, every event ignored; subclasses pick theirs."""
+
+    def setDocumentLocator(self, locator: object) -> None:
+        pass
+
+    def startDocument(self) -> None:
+        pass
+
+    def endDocument(self) -> None:
+        pass
+
+    def startPrefixMapping(self, prefix: str | None, uri: str) -> None:
+        pass
+
+    def endPrefixMapping(self, prefix: str | None) -> None:
+        pass
+
+    def startElementNS(self, name: tuple[str | None, str], qname: object, attrs: Any) -> None:
+        pass
+
+    def endElementNS(self, name: tuple[str | None, str], qname: object) -> None:
+        pass
+
+    def characters(self, content: str) -> None:
+        pass
+
+    def ignorableWhitespace(self, whitespace: str) -> None:
+        pass
+
+    def processingInstruction(self, target: str, data: str) -> None:
+        pass
+
+    def skippedEntity(self, name: str) -> None:
+        pass
+
+
+def _stream_part(zf: zipfile.ZipFile, name: str, handler: _ContentHandler) -> None:
+    """SAX-parse one part straight from the archive: no tree, no DTD, no entities.
+
+    The parser is defusedxml's expat reader with DTDs forbidden outright; it raises on
+    malformed XML, which callers treat as an unreadable file.
+    """
+    parser = create_parser(namespaceHandling=1, forbid_dtd=True)
+    parser.setContentHandler(handler)
+    with zf.open(name) as stream:
+        parser.parse(stream)
+
+
+class _ParagraphHandler(_ContentHandler):
+    """Hands each paragraph's text to a callback: WordprocessingML or DrawingML alike.
+
+    Text comes only from `t` elements (never deleted text or field codes); the Fallback
+    branch of markup-compatibility blocks is skipped, as it repeats the Choice branch.
+    """
+
+    BUFFER_LIMIT = 2 * MAX_TEXT_CHARS  # all open paragraphs together, nested ones included
+
+    def __init__(
+        self, namespaces: frozenset[str], on_paragraph: Callable[[str], None], tabs: bool
+    ) -> None:
+        self.namespaces = namespaces
+        self.on_paragraph = on_paragraph
+        self.tabs = tabs  # WordprocessingML has <w:tab/> in runs; in DrawingML it is a tab stop
+        self.paragraphs: list[list[str]] = []
+        self.buffered = 0
+        self.in_text = 0
+        self.in_run = 0
+        self.skipping = 0
+
+    def _append(self, text: str) -> None:
+        if self.paragraphs and self.buffered < self.BUFFER_LIMIT:
+            self.paragraphs[-1].append(text)
+            self.buffered += len(text)
+
+    def startElementNS(self, name, qname, attrs):
+        if self.skipping:
+            self.skipping += 1
+            return
+        uri, local = name
+        if uri == _MC_NS and local == "Fallback":
+            self.skipping = 1
+        elif uri in self.namespaces:
+            if local == "p":
+                self.paragraphs.append([])
+            elif local == "t":
+                self.in_text += 1
+            elif local == "r":
+                self.in_run += 1
+            elif local == "tab" and self.tabs and self.in_run:
+                self._append("\t")
+            elif local in ("br", "cr") and (self.in_run or not self.tabs):
+                self._append("\n")
+
+    def endElementNS(self, name, qname):
+        if self.skipping:
+            self.skipping -= 1
+            return
+        uri, local = name
+        if uri in self.namespaces:
+            if local == "t":
+                self.in_text = max(0, self.in_text - 1)
+            elif local == "r":
+                self.in_run = max(0, self.in_run - 1)
+            elif local == "p" and self.paragraphs:
+                pieces = self.paragraphs.pop()
+                text = "".join(pieces)
+                self.buffered -= len(text)
+                self.on_paragraph(text)
+
+    def characters(self, content):
+        if self.in_text and not self.skipping:
+            self._append(content)
+
+
+def _read_word_paragraphs(
+    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None]
+) -> None:
+    _stream_part(zf, part, _ParagraphHandler(_WORD_NS, on_paragraph, tabs=True))
+
+
+def _read_drawing_paragraphs(
+    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None]
+) -> None:
+    _stream_part(zf, part, _ParagraphHandler(_DRAWING_NS, on_paragraph, tabs=False))
+
+
+def _natural_key(name: str) -> list[object]:
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", name)]
+
+
+def _parts_of_type(package: _Package, content_type: str) -> list[str]:
+    found = [
+        package.names[part]
+        for part, ct in package.overrides.items()
+        if ct == content_type and part in package.names
+    ]
+    return sorted(found, key=_natural_key)
+
+
+def _word_parts(package: _Package) -> list[str]:
+    """The document body, then its headers, then its footers."""
+    return [
+        package.main_part,
+        *_parts_of_type(package, _CT_HEADER),
+        *_parts_of_type(package, _CT_FOOTER),
+    ]
+
+
+def _relationship_targets(zf: zipfile.ZipFile, package: _Package, part: str) -> dict[str, str]:
+    """Relationship id -> entry name, for the internal relationships of `part`."""
+    folder, filename = posixpath.split(part)
+    rels_name = package.names.get(posixpath.join(folder, "_rels", filename + ".rels").lower())
+    if rels_name is None:
+        return {}
+    targets: dict[str, str] = {}
+    for rel in _parse_small_part(zf, rels_name, MAX_SMALL_PART_BYTES):
+        if rel.tag != f"{{{_RELATIONSHIPS_NS}}}Relationship":
+            continue
+        if rel.get("TargetMode", "Internal") != "Internal":
+            continue
+        target = rel.get("Target", "")
+        if target.startswith("/"):
+            resolved = posixpath.normpath(target.lstrip("/"))
+        else:
+            resolved = posixpath.normpath(posixpath.join(folder, target))
+        actual = package.names.get(resolved.lower())
+        if actual is not None and rel.get("Id"):
+            targets[rel.get("Id", "")] = actual
+    return targets
+
+
+def _relationship_id(element: Element) -> str | None:
+    for namespace in _DOC_RELATIONSHIP_NS:
+        value = element.get(f"{{{namespace}}}id")
+        if value:
+            return value
+    return None
+
+
+def _ordered_parts(
+    zf: zipfile.ZipFile,
+    package: _Package,
+    list_elements: Iterable[Element],
+    content_type: str,
+) -> list[str]:
+    """Parts in the order the main part lists them; any it does not list follow, by name."""
+    targets = _relationship_targets(zf, package, package.main_part)
+    wanted = set(_parts_of_type(package, content_type))
+    ordered: list[str] = []
+    for element in list_elements:
+        rel_id = _relationship_id(element)
+        target = targets.get(rel_id or "")
+        if target in wanted and target not in ordered:
+            ordered.append(target)
+    ordered.extend(part for part in _parts_of_type(package, content_type) if part not in ordered)
+    return ordered
+
+
+def _slide_parts(zf: zipfile.ZipFile, package: _Package) -> list[str]:
+    presentation = _parse_small_part(zf, package.main_part, MAX_SMALL_PART_BYTES)
+    slide_ids = [
+        element
+        for element in presentation.iter()
+        if _local(element.tag) == "sldId" and _namespace(element.tag) in _PRESENTATION_NS
+    ]
+    return _ordered_parts(zf, package, slide_ids, _CT_SLIDE)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _namespace(tag: str) -> str:
+    return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
+
+
+# --- spreadsheets -----------------------------------------------------------------------------
+
+
+class _SharedStringsHandler(_ContentHandler):
+    """The shared string table, without phonetic guides, up to MAX_SHARED_STRING_CHARS."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self.current: list[str] | None = None
+        self.in_text = 0
+        self.in_phonetic = 0
+        self.kept = 0
+
+    def startElementNS(self, name, qname, attrs):
+        uri, local = name
+        if uri not in _SHEET_NS:
+            return
+        if local == "si":
+            self.current = []
+        elif local == "t":
+            self.in_text += 1
+        elif local == "rPh":
+            self.in_phonetic += 1
+
+    def endElementNS(self, name, qname):
+        uri, local = name
+        if uri not in _SHEET_NS:
+            return
+        if local == "si" and self.current is not None:
+            text = "".join(self.current)
+            self.strings.append(text)
+            self.kept += len(text)
+            self.current = None
+            if self.kept >= MAX_SHARED_STRING_CHARS:
+                raise _Enough
+        elif local == "t":
+            self.in_text = max(0, self.in_text - 1)
+        elif local == "rPh":
+            self.in_phonetic = max(0, self.in_phonetic - 1)
+
+    def characters(self, content):
+        if self.current is not None and self.in_text and not self.in_phonetic:
+            self.current.append(content)
+
+
+class _SheetHandler(_ContentHandler):
+    """Cell values row by row, tab-separated; formulas themselves are not text."""
+
+    def __init__(self, shared: list[str], sink: _TextSink) -> None:
+        self.shared = shared
+        self.sink = sink
+        self.row: list[str] = []
+        self.row_size = 0
+        self.cell_type = ""
+        self.value: list[str] | None = None
+        self.collecting = 0
+
+    def startElementNS(self, name, qname, attrs):
+        uri, local = name
+        if uri not in _SHEET_NS:
+            return
+        if local == "row":
+            self.row = []
+            self.row_size = 0
+        elif local == "c":
+            self.cell_type = attrs.get((None, "t"), "n")
+            self.value = []
+        elif local in ("v", "t") and self.value is not None:
+            self.collecting += 1
+
+    def endElementNS(self, name, qname):
+        uri, local = name
+        if uri not in _SHEET_NS:
+            return
+        if local in ("v", "t"):
+            self.collecting = max(0, self.collecting - 1)
+        elif local == "c" and self.value is not None:
+            text = self._cell_text("".join(self.value).strip())
+            self.value = None
+            if text and self.row_size < MAX_TEXT_CHARS:
+                self.row.append(text)
+                self.row_size += len(text)
+        elif local == "row":
+            if self.row:
+                self.sink.add("\t".join(self.row) + "\n")
+            self.row = []
+
+    def _cell_text(self, raw: str) -> str:
+        if self.cell_type == "s":
+            try:
+                index = int(raw)
+            except ValueError:
+                return ""
+            return self.shared[index] if 0 <= index < len(self.shared) else ""
+        if self.cell_type == "b":
+            return {"1": "TRUE", "0": "FALSE"}.get(raw, "")
+        if self.cell_type == "e":
+            return ""
+        return raw
+
+    def characters(self, content):
+        if self.value is not None and self.collecting:
+            self.value.append(content)
+
+
+def _sheets(zf: zipfile.ZipFile, package: _Package) -> list[tuple[str, str]]:
+    """The workbook's (sheet name, worksheet part) pairs, in tab order."""
+    workbook = _parse_small_part(zf, package.main_part, MAX_SMALL_PART_BYTES)
+    sheet_elements = [
+        element
+        for element in workbook.iter()
+        if _local(element.tag) == "sheet" and _namespace(element.tag) in _SHEET_NS
+    ]
+    targets = _relationship_targets(zf, package, package.main_part)
+    worksheets = set(_parts_of_type(package, _CT_WORKSHEET))
+    pairs: list[tuple[str, str]] = []
+    for element in sheet_elements:  # chart sheets and dialog sheets have other content types
+        target = targets.get(_relationship_id(element) or "")
+        if target in worksheets:
+            pairs.append((element.get("name", ""), target))
+    return pairs
+
+
+def _read_workbook_text(zf: zipfile.ZipFile, package: _Package, sink: _TextSink) -> None:
+    sheets = _sheets(zf, package)
+    shared: list[str] = []
+    shared_parts = _parts_of_type(package, _CT_SHARED_STRINGS)
+    if shared_parts:
+        handler = _SharedStringsHandler()
+        with suppress(_Enough):
+            _stream_part(zf, shared_parts[0], handler)
+        shared = handler.strings
+    for sheet_name, part in sheets:
+        if sheet_name:
+            sink.add(sheet_name + "\n")
+        _stream_part(zf, part, _SheetHandler(shared, sink))
+
+
+# ==============================================================================================
+# template_fields
+# ==============================================================================================
+
+
+def template_fields(path: Path, kind: FileKind) -> list[str]:
+    """The fields a champion template offers, distinct and in first-seen order.
+
+    DOCX: the names of `{{placeholder}}`s in the body (paragraphs and tables), then headers,
+    then footers, even when Word has split one across several runs. XLSX: the workbook's
+    defined names, without Excel's built-in `_xlnm.` ones. Anything else, or a file that cannot
+    be read: []. Never raises; at most MAX_TEMPLATE_FIELDS names.
+    """
+    try:
+        if kind.kind == "docx":
+            return _docx_fields(Path(path))
+        if kind.kind == "xlsx":
+            return _xlsx_fields(Path(path))
+    except Exception as exc:  # corrupt input can make any library raise anything
+        _log.info("no template fields from a %s file: %s", kind.kind, type(exc).__name__)
+    return []
+
+
+class _Distinct:
+    def __init__(self) -> None:
+        self.seen: dict[str, None] = {}
+
+    def add_all(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name not in self.seen:
+                self.seen[name] = None
+                if len(self.seen) >= MAX_TEMPLATE_FIELDS:
+                    raise _Enough
+
+    def result(self) -> list[str]:
+        return list(self.seen)
+
+
+def _docx_fields(path: Path) -> list[str]:
+    found = _Distinct()
+
+    def on_paragraph(text: str) -> None:
+        if "{{" in text:
+            found.add_all(match.group(1) for match in _PLACEHOLDER.finditer(text))
+
+    with _open_package(path, "docx") as (zf, package), suppress(_Enough):
+        for part in _word_parts(package):
+            _read_word_paragraphs(zf, part, on_paragraph)
+    return found.result()
+
+
+def _xlsx_fields(path: Path) -> list[str]:
+    found = _Distinct()
+    with _open_package(path, "xlsx") as (zf, package):
+        workbook = _parse_small_part(zf, package.main_part, MAX_SMALL_PART_BYTES)
+        names = (
+            (element.get("name") or "").strip()
+            for element in workbook.iter()
+            if _local(element.tag) == "definedName" and _namespace(element.tag) in _SHEET_NS
+        )
+        with suppress(_Enough):
+            found.add_all(name for name in names if name and not name.startswith("_xlnm."))
+    return found.result()
