@@ -13,8 +13,9 @@ without a change in this module (or in python-docx / openpyxl) gives the same by
 The business case marks what the champion fills in as ``{{placeholder}}``. Each placeholder is
 a run of its own, formatted like the text around it, so a fill-in step can replace
 ``run.text`` without splitting runs and without leaving highlighting behind. The ROI
-calculator gives every input cell a workbook-level defined name (``company_name``,
-``licence_cost``…) and computes everything else with live formulas that refer to those names.
+calculator gives every input cell, and only those, a workbook-level defined name
+(``company_name``, ``licence_cost``…) and computes everything else with live formulas that
+refer to those names.
 """
 
 from __future__ import annotations
@@ -571,11 +572,11 @@ def _roi_calculator_bytes() -> bytes:
     workbook = Workbook()
     inputs = workbook.active
     inputs.title = "Inputs"
-    input_cells = _fill_inputs(inputs)
-    calculation = workbook.create_sheet("Calculation")
-    result_cells = _fill_calculation(calculation)
-    for name, cell in {**input_cells, **result_cells}.items():
+    # Only inputs get a defined name: the portal offers a workbook's defined names as the
+    # fields a champion fills in, and a named result would invite overwriting a formula.
+    for name, cell in _fill_inputs(inputs).items():
         workbook.defined_names[name] = DefinedName(name, attr_text=cell)
+    _fill_calculation(workbook.create_sheet("Calculation"))
     _set_workbook_properties(workbook)
     buffer = io.BytesIO()
     ExcelWriter(workbook, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED)).save()
@@ -631,15 +632,15 @@ def _add_percent_validation(sheet: Worksheet, references: list[str]) -> None:
     sheet.add_data_validation(validation)
 
 
-def _fill_calculation(sheet: Worksheet) -> dict[str, str]:
-    """Write the three-year calculation; return {defined name: reference} for the results."""
+def _fill_calculation(sheet: Worksheet) -> None:
+    """Write the three-year calculation, every figure a formula over the named inputs."""
     sheet["A1"] = '="Three-year ROI for "&company_name'
     sheet["A1"].font = Font(size=16, bold=True, color="1F4E79")
     sheet["A2"] = "Every figure is calculated from the Inputs sheet: change the inputs, not here."
     sheet["A2"].font = Font(italic=True, color="595959")
     _header_row(sheet, 4, ["Line", "Year 1", "Year 2", "Year 3", "Total", "How it is calculated"])
     _yearly_rows(sheet)
-    return _summary_rows(sheet)
+    _summary_rows(sheet)
 
 
 # Rows 5-17 of the Calculation sheet. Formulas use "{c}" for the year's column.
@@ -705,11 +706,11 @@ _PAYBACK = (
 )
 
 _SUMMARY = [
-    (20, "total_benefit", "Total benefit over three years", "=E9", MONEY),
-    (21, "total_cost", "Total cost over three years", "=E14", MONEY),
-    (22, "net_benefit", "Net benefit over three years", "=B20-B21", MONEY),
-    (23, "roi_percent", "Return on investment", "=IF(B21=0,0,B22/B21)", "0%"),
-    (24, "payback_months", "Payback period (months)", _PAYBACK, "0.0"),
+    (20, "Total benefit over three years", "=E9", MONEY),
+    (21, "Total cost over three years", "=E14", MONEY),
+    (22, "Net benefit over three years", "=B20-B21", MONEY),
+    (23, "Return on investment", "=IF(B21=0,0,B22/B21)", "0%"),
+    (24, "Payback period (months)", _PAYBACK, "0.0"),
 ]
 
 
@@ -733,19 +734,16 @@ def _yearly_rows(sheet: Worksheet) -> None:
         sheet.cell(row=row, column=1, value=title).font = Font(bold=True, color="1F4E79")
 
 
-def _summary_rows(sheet: Worksheet) -> dict[str, str]:
+def _summary_rows(sheet: Worksheet) -> None:
     sheet.cell(row=19, column=1, value="Summary").font = Font(bold=True, size=13, color="1F4E79")
-    cells: dict[str, str] = {}
-    for row, name, label, formula, number_format in _SUMMARY:
+    for row, label, formula, number_format in _SUMMARY:
         sheet.cell(row=row, column=1, value=label).font = Font(bold=True)
         cell = sheet.cell(row=row, column=2, value=formula)
         cell.number_format = number_format
         cell.font = Font(bold=True)
         cell.fill = TOTAL_FILL
-        cells[name] = f"Calculation!$B${row}"
     _set_widths(sheet, {"A": 46, "B": 16, "C": 16, "D": 16, "E": 16, "F": 58})
     sheet.freeze_panes = "B5"
-    return cells
 
 
 def _header_row(sheet: Worksheet, row: int, titles: list[str]) -> None:
