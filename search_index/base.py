@@ -1,0 +1,140 @@
+"""The search interface every backend implements, and its plain result types.
+
+The portal talks to search only through :class:`SearchBackend`. A backend
+applies visibility *inside* the engine (only published items; a viewer who is
+``external_only`` sees only external ones), so totals, facet counts,
+highlights, suggestions and "did you mean" never count or mention an item the
+viewer may not see. The portal still re-checks every hit against the database.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from content_library.records import SearchableItem, Viewer
+
+#: The facets a search can be filtered and counted by, in display order.
+FACETS: tuple[str, ...] = ("stage", "stakeholder", "solution", "vertical", "type")
+
+#: Caps on what a caller may ask for; the service layer validates first, these
+#: are the backend's own backstop.
+MAX_PER_PAGE = 100
+MAX_PAGE = 10_000
+MAX_FILTER_VALUES = 50
+
+
+class IndexBusy(Exception):
+    """The index's writer lock could not be taken in time.
+
+    The caller leaves its changes pending and applies them later.
+    """
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What the user asked for.
+
+    ``filters`` maps a facet name (one of :data:`FACETS`) to the selected tag
+    slugs: OR within one facet, AND across facets. Unknown facet names are
+    ignored.
+    """
+
+    text: str = ""
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    page: int = 1
+    per_page: int = 20
+
+    def clamped(self) -> SearchQuery:
+        """The same query with page, per_page and filters brought into range."""
+        page = min(max(int(self.page), 1), MAX_PAGE)
+        per_page = min(max(int(self.per_page), 1), MAX_PER_PAGE)
+        filters: dict[str, tuple[str, ...]] = {}
+        for facet in FACETS:
+            values = self.filters.get(facet) or ()
+            if isinstance(values, str):
+                values = (values,)
+            chosen = tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+            if chosen:
+                filters[facet] = chosen[:MAX_FILTER_VALUES]
+        return SearchQuery(text=self.text or "", filters=filters, page=page, per_page=per_page)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the item's slug, its score and an HTML highlight.
+
+    ``highlight`` contains no markup but ``<mark>``/``</mark>``; everything
+    else is escaped. It is built from the item's title or summary only.
+    """
+
+    slug: str
+    score: float
+    highlight: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of results, the facet counts and a "did you mean" suggestion.
+
+    ``total`` counts every matching item the viewer may see. ``facets`` maps
+    each facet to ``{tag slug: count}``; the counts of a facet ignore that
+    facet's own selection (so a rep can widen a choice) but honour every
+    other facet's selection. ``suggestion`` is a corrected query text that
+    has results, or ``None``.
+    """
+
+    total: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    suggestion: str | None = None
+
+
+class SearchBackend(ABC):
+    """A search engine behind the portal.
+
+    Implementations must be safe to use from several threads of one process,
+    and from several processes sharing one index (one writer at a time).
+    """
+
+    @abstractmethod
+    def index_items(self, items: Iterable[SearchableItem]) -> None:
+        """Add or replace the given items (by slug), in one writer transaction.
+
+        Raises :class:`IndexBusy` when the writer lock is not free in time.
+        """
+
+    @abstractmethod
+    def remove_items(self, slugs: Iterable[str]) -> None:
+        """Remove the items with these slugs; unknown slugs are ignored.
+
+        Raises :class:`IndexBusy` when the writer lock is not free in time.
+        """
+
+    @abstractmethod
+    def search(self, query: SearchQuery, viewer: Viewer) -> SearchResult:
+        """Answer one page of ``query`` with only what ``viewer`` may see."""
+
+    @abstractmethod
+    def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
+        """Completions for ``prefix``: titles and frequent words, visible ones only."""
+
+    @abstractmethod
+    def rebuild(self, items: Iterable[SearchableItem]) -> int:
+        """Build a whole new index from ``items`` and swap it in; return the count."""
+
+    @abstractmethod
+    def fingerprints(self) -> dict[str, str]:
+        """Map each indexed slug to the fingerprint stored with it."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Empty the index."""
+
+    def needs_rebuild(self) -> bool:
+        """True when the index is missing or was made by another schema version.
+
+        Backends that cannot tell answer False.
+        """
+        return False

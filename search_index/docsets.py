@@ -1,0 +1,78 @@
+"""Sets of document numbers as Python integers, one byte per document.
+
+Byte ``d`` (little-endian) of the integer is 1 when document ``d`` is in the
+set. Intersections are a single ``&`` and sizes a single ``int.bit_count()``,
+both in C, so a search can count dozens of facet values over 100,000
+documents in a few milliseconds. A byte per document (rather than a bit)
+makes membership and enumeration cheap too: ``to_bytes`` then index or
+``bytes.find``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from whoosh.idsets import DocIdSet
+
+EMPTY = 0
+
+
+def from_docnums(docnums: Iterable[int], size: int) -> int:
+    marks = bytearray(size)
+    for docnum in docnums:
+        marks[docnum] = 1
+    return int.from_bytes(marks, "little")
+
+
+def full(size: int) -> int:
+    return int.from_bytes(b"\x01" * size, "little")
+
+
+def count(docs: int) -> int:
+    return docs.bit_count()
+
+
+def marks(docs: int, size: int) -> bytes:
+    """One byte per document: 1 when in the set."""
+    return docs.to_bytes(size, "little") if size else b""
+
+
+def members(docs: int, size: int) -> Iterator[int]:
+    """The document numbers in the set, ascending."""
+    data = marks(docs, size)
+    find = data.find
+    position = find(1)
+    while position != -1:
+        yield position
+        position = find(1, position + 1)
+
+
+def shifted(docs: int, offset: int) -> int:
+    """The set moved up by ``offset`` documents (a segment's set made global)."""
+    return docs << (8 * offset)
+
+
+class MarksFilter(DocIdSet):
+    """A read-only membership test Whoosh accepts as a search ``filter``."""
+
+    def __init__(self, docs: int, size: int):
+        self._marks = marks(docs, size)
+        self._count = count(docs)
+
+    def __contains__(self, docnum: int) -> bool:
+        return 0 <= docnum < len(self._marks) and self._marks[docnum] == 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        # Whoosh tests a filter for truth before using it; an empty filter must
+        # still be applied (it allows nothing), so it is always "true".
+        return True
+
+    def __iter__(self) -> Iterator[int]:
+        find = self._marks.find
+        position = find(1)
+        while position != -1:
+            yield position
+            position = find(1, position + 1)

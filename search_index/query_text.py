@@ -1,0 +1,211 @@
+"""Turn what a user typed into a safe Whoosh query.
+
+The only syntax is plain words and "quoted phrases". Everything else a query
+language might mean -- ``field:value``, ``*`` and ``?`` wildcards, ``~`` fuzzy
+matching, ``[a TO z]`` ranges, ``^`` boosts, parentheses, AND/OR/NOT -- is
+punctuation or an ordinary word here: the tokenizer keeps only runs of word
+characters, so ``audience:internal`` searches for the words "audience" and
+"internal". The text is capped at :data:`MAX_CHARS` characters and
+:data:`MAX_TERMS` terms, and the query objects are built directly, never by a
+query parser, so no input can reach a field, a wildcard expansion or a deep
+recursion.
+
+Each term becomes an OR across the text fields (with the field boosts of
+:data:`FIELD_BOOSTS`); the terms and phrases are ANDed together.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from whoosh import query
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.lang.porter2 import stem
+
+MAX_CHARS = 256
+MAX_TERMS = 32
+
+#: Text fields searched, with their boosts.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 3.0,
+    "summary": 1.5,
+    "argument": 1.2,
+    "tags": 1.5,
+    "body": 1.0,
+    "file_text": 0.7,
+}
+
+# The same pattern the analyzer tokenizes with, so a "surface word" found here
+# is exactly one token for the analyzer.
+_WORD = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
+
+
+@lru_cache(maxsize=50_000)
+def _stem_cached(word: str) -> str:
+    return stem(word)
+
+
+def stem_word(word: str) -> str:
+    """English (Snowball "Porter2") stem of a lower-case word; cached, thread-safe.
+
+    A module-level function so the index schema, which Whoosh pickles, can
+    refer to it by name.
+    """
+    return _stem_cached(word)
+
+
+def make_analyzer():
+    """The analyzer of every searchable text field: words, lower case, no stop
+    words or one-letter tokens, English stems ("integrating" -> "integr")."""
+    return (
+        RegexTokenizer(_WORD.pattern)
+        | LowercaseFilter()
+        | StopFilter(minsize=2)
+        | StemFilter(stemfn=stem_word, cachesize=None)
+    )
+
+
+def make_word_analyzer():
+    """Lower-case words without stemming: the spelling and completion lexicon."""
+    return RegexTokenizer(_WORD.pattern) | LowercaseFilter() | StopFilter(minsize=2)
+
+
+_STOP = StopFilter(minsize=2)
+_STOP_WORDS = frozenset(_STOP.stops)
+
+
+def analyse_word(word: str) -> str | None:
+    """The index term for one lower-case surface word, or None for a stop word."""
+    if len(word) < 2 or word in _STOP_WORDS:
+        return None
+    return stem_word(word)
+
+
+@dataclass(frozen=True)
+class Word:
+    surface: str  # as typed, lower-cased
+    term: str | None  # analysed form; None for a stop word
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of words typed outside quotes (``quoted`` False) or one phrase."""
+
+    words: tuple[Word, ...]
+    quoted: bool
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(w.term for w in self.words if w.term)
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    chunks: tuple[Chunk, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(chunk.terms for chunk in self.chunks)
+
+    def terms(self) -> tuple[str, ...]:
+        """Every analysed term, in order, without repeats."""
+        return tuple(dict.fromkeys(t for chunk in self.chunks for t in chunk.terms))
+
+    def surface_words(self) -> tuple[str, ...]:
+        """Every typed word that is not a stop word, in order, without repeats."""
+        return tuple(
+            dict.fromkeys(w.surface for chunk in self.chunks for w in chunk.words if w.term)
+        )
+
+    def replaced(self, corrections: dict[str, str]) -> ParsedText:
+        """The same text with some surface words replaced (for "did you mean")."""
+        chunks = []
+        for chunk in self.chunks:
+            words = []
+            for w in chunk.words:
+                new = corrections.get(w.surface)
+                words.append(Word(new, analyse_word(new)) if new else w)
+            chunks.append(Chunk(tuple(words), chunk.quoted))
+        return ParsedText(tuple(chunks))
+
+    def as_text(self) -> str:
+        parts = []
+        for chunk in self.chunks:
+            words = " ".join(w.surface for w in chunk.words)
+            if not words:
+                continue
+            parts.append(f'"{words}"' if chunk.quoted and len(chunk.words) > 1 else words)
+        return " ".join(parts)
+
+
+def clean(text: str) -> str:
+    """Cap the length and blank out control, format and unpaired surrogate
+    characters (NUL bytes included)."""
+    text = (text or "")[:MAX_CHARS].translate(_QUOTES)
+    return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
+
+
+def parse(text: str) -> ParsedText:
+    """Split typed text into plain words and quoted phrases, analysed.
+
+    Quotes pair up left to right; an unpaired quote is ignored (the words
+    after it are plain words). At most :data:`MAX_TERMS` non-stop words are
+    kept.
+    """
+    pieces = clean(text).split('"')
+    if len(pieces) % 2 == 0:  # an odd number of quotes: the last one is unpaired
+        pieces[-2:] = [pieces[-2] + " " + pieces[-1]]
+    chunks: list[Chunk] = []
+    budget = MAX_TERMS
+    for index, piece in enumerate(pieces):
+        if budget <= 0:
+            break
+        words = []
+        for match in _WORD.finditer(piece):
+            surface = match.group(0).lower()
+            term = analyse_word(surface)
+            if term is not None:
+                if budget <= 0:
+                    break
+                budget -= 1
+            words.append(Word(surface, term))
+        if words:
+            chunks.append(Chunk(tuple(words), quoted=index % 2 == 1))
+    return ParsedText(tuple(chunks))
+
+
+def phrases_and_terms(parsed: ParsedText) -> tuple[list[tuple[str, ...]], list[str]]:
+    """The phrases (two or more terms) and the single terms to match, deduplicated."""
+    phrases: dict[tuple[str, ...], None] = {}
+    terms: dict[str, None] = {}
+    for chunk in parsed.chunks:
+        chunk_terms = chunk.terms
+        if chunk.quoted and len(chunk_terms) > 1:
+            phrases[chunk_terms] = None
+        else:
+            for term in chunk_terms:
+                terms[term] = None
+    return list(phrases), list(terms)
+
+
+def term_query(term: str, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
+    return query.Or([query.Term(field, term, boost=boost) for field, boost in boosts.items()])
+
+
+def phrase_query(words: tuple[str, ...], boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
+    return query.Or(
+        [query.Phrase(field, list(words), boost=boost) for field, boost in boosts.items()]
+    )
+
+
+def build_query(parsed: ParsedText, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query | None:
+    """AND of the terms and phrases, each an OR across the text fields; None if empty."""
+    phrases, terms = phrases_and_terms(parsed)
+    parts = [phrase_query(p, boosts) for p in phrases] + [term_query(t, boosts) for t in terms]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else query.And(parts)

@@ -1,0 +1,57 @@
+"""Edit distances for "did you mean", independent of any engine.
+
+The backend supplies the lexicon (only words from documents the viewer may
+see); this module only generates and measures candidate spellings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from string import ascii_lowercase
+
+MAX_WORD = 30  # longer "words" are not corrected
+
+
+def correctable(word: str) -> bool:
+    return 2 < len(word) <= MAX_WORD and not any(ch.isdigit() for ch in word)
+
+
+def one_edit_away(word: str) -> Iterator[str]:
+    """Every string one deletion, transposition, substitution or insertion
+    away from ``word`` (letters a-z plus those of the word itself)."""
+    letters = sorted(set(ascii_lowercase) | set(word))
+    seen = {word}
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    for head, tail in splits:
+        candidates = []
+        if tail:
+            candidates.append(head + tail[1:])
+            candidates.extend(head + ch + tail[1:] for ch in letters)
+        if len(tail) > 1:
+            candidates.append(head + tail[1] + tail[0] + tail[2:])
+        candidates.extend(head + ch + tail for ch in letters)
+        for candidate in candidates:
+            if candidate not in seen and len(candidate) > 1:
+                seen.add(candidate)
+                yield candidate
+
+
+def distance(a: str, b: str, limit: int = 2) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance between ``a``
+    and ``b``, or ``limit + 1`` as soon as it must exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return min(previous[-1], limit + 1)

@@ -1,0 +1,449 @@
+"""The embedded search backend, on Whoosh.
+
+How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
+
+1. The typed text becomes plain terms and phrases (:mod:`search_index.query_text`).
+2. The matching documents are found as a doc set -- AND over terms of the OR
+   over text fields of each term's cached postings -- and intersected with
+   what the viewer's class may see. Browsing (no terms) starts from the
+   visible set.
+3. Totals and facet counts are intersections of doc sets: a facet's counts
+   honour every selection but its own.
+4. Only the requested page is scored, by Whoosh's top-N collector limited to
+   the allowed documents (:mod:`search_index.whoosh_scoring` has the formula);
+   browsing orders by last update instead.
+5. When a query finds fewer than :data:`FEW_RESULTS` items, each unknown word
+   is corrected against the words of documents the viewer may see, and the
+   correction is offered only if it finds more.
+
+Whoosh's ``filtered_count``, ``groupedby``, query parser, spelling corrector
+and highlighter formatters are deliberately not used: each either leaks
+hidden documents or is too slow.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from functools import reduce
+from operator import and_, or_
+from pathlib import Path
+
+from whoosh.index import EmptyIndexError
+from whoosh.searching import Searcher
+
+from content_library.records import SearchableItem, Viewer
+
+from . import docsets
+from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult
+from .highlight import highlight
+from .query_text import (
+    FIELD_BOOSTS,
+    ParsedText,
+    build_query,
+    clean,
+    parse,
+    phrases_and_terms,
+)
+from .spelling import correctable, distance, one_edit_away
+from .whoosh_schema import to_document
+from .whoosh_scoring import VisibleBM25F
+from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
+from .whoosh_store import RETIRE_AFTER, IndexStore
+
+__all__ = ["IndexBusy", "WhooshBackend"]
+
+FEW_RESULTS = 3
+MAX_SUGGESTIONS = 20
+_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
+_RETRIES = 3
+
+
+def viewer_class(viewer: Viewer) -> str:
+    """Staff roles see every published item; anyone else -- champions, and any
+    role this module does not know -- only published external ones."""
+    if viewer.role in _STAFF_ROLES and not viewer.external_only:
+        return STAFF
+    return CHAMPION
+
+
+def _empty_result() -> SearchResult:
+    return SearchResult(total=0, hits=[], facets={facet: {} for facet in FACETS}, suggestion=None)
+
+
+class WhooshBackend(SearchBackend):
+    """Search over a Whoosh index in ``index_dir`` (created when missing).
+
+    One instance per process; safe to share between threads. Writers in any
+    process wait at most ``writer_timeout`` seconds for the lock, then raise
+    :class:`IndexBusy`. Files a reader might still need are deleted only after
+    ``retire_after`` seconds (see :mod:`search_index.whoosh_store`).
+    """
+
+    def __init__(
+        self,
+        index_dir: Path | str,
+        writer_timeout: float = 5.0,
+        retire_after: float = RETIRE_AFTER,
+    ):
+        self._store = IndexStore(Path(index_dir), writer_timeout, retire_after)
+        self._facts = FactsCache()
+        self._snapshots: dict[tuple, Snapshot] = {}
+        self._snapshot_lock = threading.Lock()
+        if self._store.current_name() is None:
+            try:
+                with self._store.locked(timeout=0):
+                    self._store.ensure_current()
+            except IndexBusy:
+                pass  # someone else is writing (and will create it)
+
+    # Writing --------------------------------------------------------------
+
+    def index_items(self, items: Iterable[SearchableItem]) -> None:
+        documents: dict[str, dict] = {}
+        for item in items:
+            if not item.slug:
+                raise ValueError("an item without a slug cannot be indexed")
+            documents[item.slug] = to_document(item)
+        if not documents:
+            return
+        with self._store.locked() as deadline:
+            _, ix = self._store.ensure_current()
+            writer = self._store.writer(ix, deadline)
+            try:
+                for document in documents.values():
+                    writer.update_document(**document)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def remove_items(self, slugs: Iterable[str]) -> None:
+        wanted = list(dict.fromkeys(slug for slug in slugs if slug))
+        if not wanted:
+            return
+        with self._store.locked() as deadline:
+            _, ix = self._store.ensure_current()
+            writer = self._store.writer(ix, deadline)
+            try:
+                for slug in wanted:
+                    writer.delete_by_term("slug", slug)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def rebuild(self, items: Iterable[SearchableItem]) -> int:
+        """Index ``items`` into a new folder, then make it the live index.
+
+        The write lock is held throughout, so incremental writers raise
+        IndexBusy (their changes stay pending and are applied to the new
+        index afterwards). A slug seen twice keeps its first item.
+        """
+        with self._store.locked() as deadline:
+            name, ix = self._store.create_generation()
+            count = 0
+            try:
+                writer = self._store.writer(ix, deadline, limitmb=256)
+                try:
+                    seen: set[str] = set()
+                    for item in items:
+                        if not item.slug or item.slug in seen:
+                            continue
+                        seen.add(item.slug)
+                        writer.add_document(**to_document(item))
+                        count += 1
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit()
+            except BaseException:
+                self._store.discard(name)
+                raise
+            self._store.swap_to(name)
+        return count
+
+    def clear(self) -> None:
+        self.rebuild(())
+
+    def needs_rebuild(self) -> bool:
+        return self._store.needs_rebuild()
+
+    # Reading --------------------------------------------------------------
+
+    def fingerprints(self) -> dict[str, str]:
+        def read(snapshot: Snapshot, reader) -> dict[str, str]:
+            return {
+                fields["slug"]: fields.get("fingerprint", "") or ""
+                for _, fields in reader.iter_docs()
+            }
+
+        return self._with_reader(read, {})
+
+    def search(self, query: SearchQuery, viewer: Viewer) -> SearchResult:
+        wanted = query.clamped()
+        parsed = parse(wanted.text)
+        group = viewer_class(viewer)
+        return self._with_reader(
+            lambda snapshot, reader: self._search(snapshot, reader, wanted, parsed, group),
+            _empty_result(),
+        )
+
+    def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
+        limit = min(max(int(limit), 1), MAX_SUGGESTIONS)
+        text = " ".join(clean(prefix)[:100].split())
+        if not text:
+            return []
+        group = viewer_class(viewer)
+        return self._with_reader(
+            lambda snapshot, reader: self._suggest(snapshot, reader, text, group, limit), []
+        )
+
+    # Readers and snapshots ------------------------------------------------
+
+    def _with_reader(self, work, default):
+        """Run ``work(snapshot, reader)`` with a fresh reader of the live
+        generation, retrying when a concurrent rebuild or merge removed files
+        from under it. Readers are cheap to open (segments are not compound)
+        and never shared between threads."""
+        for attempt in range(_RETRIES):
+            found = self._store.current()
+            if found is None:
+                return default
+            _, ix = found
+            try:
+                with ix.reader() as reader:
+                    generation = reader.generation()
+                    key = (found[0], -1 if generation is None else generation)
+                    snapshot = self._snapshot(key, reader)
+                    return work(snapshot, reader)
+            except (OSError, EmptyIndexError):
+                if attempt == _RETRIES - 1:
+                    raise
+        return default
+
+    def _snapshot(self, key: tuple, reader) -> Snapshot:
+        snapshot = self._snapshots.get(key)
+        if snapshot is not None:
+            return snapshot
+        with self._snapshot_lock:
+            snapshot = self._snapshots.get(key)
+            if snapshot is None:
+                snapshot = Snapshot(key, reader, self._facts)
+                # keep this one and the previous generation of the same folder,
+                # which threads with an older reader may still be using
+                kept = sorted(k for k in self._snapshots if k[0] == key[0] and k[1] < key[1])
+                self._snapshots = {k: self._snapshots[k] for k in kept[-1:]}
+                self._snapshots[key] = snapshot
+            return snapshot
+
+    # Search ---------------------------------------------------------------
+
+    def _search(
+        self,
+        snapshot: Snapshot,
+        reader,
+        query: SearchQuery,
+        parsed: ParsedText,
+        group: str,
+    ) -> SearchResult:
+        visible = snapshot.visible[group]
+        selections = self._selections(snapshot, query)
+        matched = visible
+        if not parsed.is_empty:
+            matched &= self._matched(snapshot, reader, parsed)
+        allowed = reduce(and_, selections.values(), matched)
+        total = docsets.count(allowed)
+        facets = self._facet_counts(snapshot, matched, selections)
+
+        start = (query.page - 1) * query.per_page
+        stop = start + query.per_page
+        if start >= total:
+            hits: list[Hit] = []
+        elif parsed.is_empty:
+            hits = self._hits(reader, [(d, 0.0) for d in snapshot.newest(allowed, start, stop)], ())
+        else:
+            ranked = self._ranked(snapshot, reader, parsed, group, allowed, start, stop)
+            hits = self._hits(reader, ranked, frozenset(parsed.terms()))
+
+        suggestion = None
+        if not parsed.is_empty and total < FEW_RESULTS:
+            suggestion = self._did_you_mean(snapshot, reader, parsed, group, selections, total)
+        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+
+    @staticmethod
+    def _selections(snapshot: Snapshot, query: SearchQuery) -> dict[str, int]:
+        """Facet -> the documents carrying any of its selected values."""
+        selections = {}
+        for facet, values in query.filters.items():
+            by_value = snapshot.facet_docs[facet]
+            selections[facet] = reduce(or_, (by_value.get(v, 0) for v in values), 0)
+        return selections
+
+    @staticmethod
+    def _matched(snapshot: Snapshot, reader, parsed: ParsedText) -> int:
+        """Every live document matching all terms and phrases (any visibility)."""
+        phrases, terms = phrases_and_terms(parsed)
+        matched = None
+        for term in terms:
+            docs = 0
+            for field in FIELD_BOOSTS:
+                docs |= snapshot.term_docs(reader, field, term)
+            matched = docs if matched is None else matched & docs
+            if not matched:
+                return docsets.EMPTY
+        if phrases:
+            searcher = Searcher(reader, closereader=False)
+            for words in phrases:
+                docs = 0
+                for field in FIELD_BOOSTS:
+                    docs |= snapshot.phrase_docs(searcher, field, words)
+                matched = docs if matched is None else matched & docs
+                if not matched:
+                    return docsets.EMPTY
+        return matched or docsets.EMPTY
+
+    @staticmethod
+    def _facet_counts(
+        snapshot: Snapshot, matched: int, selections: dict[str, int]
+    ) -> dict[str, dict[str, int]]:
+        facets: dict[str, dict[str, int]] = {}
+        for facet in FACETS:
+            base = reduce(and_, (d for f, d in selections.items() if f != facet), matched)
+            counts = {}
+            if base:
+                for value, docs in snapshot.facet_docs[facet].items():
+                    found = docsets.count(base & docs)
+                    if found:
+                        counts[value] = found
+            facets[facet] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return facets
+
+    @staticmethod
+    def _ranked(
+        snapshot: Snapshot,
+        reader,
+        parsed: ParsedText,
+        group: str,
+        allowed: int,
+        start: int,
+        stop: int,
+    ) -> list[tuple[int, float]]:
+        weighting = VisibleBM25F(
+            idf=lambda field, term: snapshot.idf(reader, group, field, term),
+            avg_field_length=lambda field: snapshot.avg_field_length(reader, group, field),
+            factors=snapshot.factors(reader),
+        )
+        searcher = Searcher(reader, weighting=weighting, closereader=False)
+        whoosh_query = build_query(parsed)
+        results = searcher.search(
+            whoosh_query, filter=docsets.MarksFilter(allowed, snapshot.size), limit=stop
+        )
+        return [(docnum, score) for score, docnum in results.top_n[start:stop]]
+
+    @staticmethod
+    def _hits(reader, ranked: list[tuple[int, float]], terms: frozenset[str]) -> list[Hit]:
+        hits = []
+        for docnum, score in ranked:
+            fields = reader.stored_fields(docnum)
+            text = highlight(fields.get("title", ""), fields.get("summary", ""), terms)
+            hits.append(Hit(slug=fields["slug"], score=float(score), highlight=text))
+        return hits
+
+    # Did you mean -----------------------------------------------------------
+
+    def _did_you_mean(
+        self,
+        snapshot: Snapshot,
+        reader,
+        parsed: ParsedText,
+        group: str,
+        selections: dict[str, int],
+        total: int,
+    ) -> str | None:
+        corrections = {}
+        for word in parsed.surface_words():
+            if self._word_count(snapshot, reader, group, word) or not correctable(word):
+                continue
+            better = self._correct(snapshot, reader, group, word)
+            if better:
+                corrections[word] = better
+        if not corrections:
+            return None
+        fixed = parsed.replaced(corrections)
+        if fixed.is_empty:
+            return None
+        matched = self._matched(snapshot, reader, fixed) & snapshot.visible[group]
+        found = docsets.count(reduce(and_, selections.values(), matched))
+        return fixed.as_text() if found > total else None
+
+    @staticmethod
+    def _word_count(snapshot: Snapshot, reader, group: str, word: str) -> int:
+        """How many documents this class may see contain ``word`` (unstemmed)."""
+        docs = 0
+        for field in WORD_FIELDS[group]:
+            docs |= snapshot.term_docs(reader, field, word)
+        return docsets.count(docs & snapshot.visible[group])
+
+    def _correct(self, snapshot: Snapshot, reader, group: str, word: str) -> str | None:
+        """The closest word (then the most frequent) in documents this class may see."""
+        fields = WORD_FIELDS[group]
+        candidates: dict[str, int] = {}
+        for candidate in one_edit_away(word):
+            if any((field, candidate) in reader for field in fields):
+                candidates[candidate] = 1
+        if not candidates:
+            for field in fields:
+                for btext in reader.expand_prefix(field, word[:1]):
+                    candidate = btext.decode("utf-8")
+                    found = distance(word, candidate, limit=2)
+                    if found <= 2:
+                        candidates[candidate] = min(found, candidates.get(candidate, 3))
+        best = None
+        for candidate, edits in candidates.items():
+            seen = self._word_count(snapshot, reader, group, candidate)
+            if seen:
+                rank = (edits, -seen, candidate)
+                if best is None or rank < best:
+                    best = rank
+        return best[2] if best else None
+
+    # Completion -------------------------------------------------------------
+
+    def _suggest(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
+        titles = snapshot.complete_title(reader, group, text, limit)
+        words = self._complete_word(snapshot, reader, text, group, limit)
+        quota = max(limit // 2, limit - len(titles))
+        result: list[str] = []
+        seen: set[str] = set()
+        for suggestion in words[:quota] + titles:
+            key = suggestion.casefold()
+            if key not in seen:
+                seen.add(key)
+                result.append(suggestion)
+        return result[:limit]
+
+    def _complete_word(
+        self, snapshot: Snapshot, reader, text: str, group: str, limit: int
+    ) -> list[str]:
+        """Completions of the last word typed, most frequent first, as the
+        whole typed text with that word completed."""
+        lowered = text.lower()
+        cut = len(lowered)
+        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
+            cut -= 1
+        head, stub = text[:cut], lowered[cut:]
+        if len(stub) < 2:
+            return []
+        frequency: dict[str, int] = {}
+        for field in WORD_FIELDS[group]:
+            for scanned, btext in enumerate(reader.expand_prefix(field, stub)):
+                if scanned >= 500:
+                    break
+                word = btext.decode("utf-8")
+                if word != stub:
+                    frequency[word] = frequency.get(word, 0) + reader.doc_frequency(field, btext)
+        likely = sorted(frequency, key=lambda w: (-frequency[w], w))[: limit * 3]
+        counted = [(self._word_count(snapshot, reader, group, w), w) for w in likely]
+        ranked = sorted((c for c in counted if c[0]), key=lambda c: (-c[0], c[1]))
+        return [head + word for _, word in ranked[:limit]]

@@ -1,0 +1,369 @@
+"""What the backend knows about one generation of the index, cached.
+
+Whoosh answers "which documents contain this term" quickly but counts facets
+slowly (``groupedby`` reads a value per matching document). So for each index
+generation we keep, as doc sets (see :mod:`search_index.docsets`):
+
+- the documents each viewer class may see (published; published and external),
+- the documents carrying each facet value,
+- recently used term postings (an LRU bounded in bytes),
+
+and, lazily, what ranking, browsing and completion need: per-document freshness
+and usage factors, the newest-first order, field lengths and title words.
+
+Facts about one *segment* never change (Whoosh segments are immutable apart
+from deletions, which only ever grow), so they are cached per segment id and
+reused by later generations: after a small incremental write only the new
+segment is read.
+
+A :class:`Snapshot` is shared by the threads of a process; each call brings its
+own reader of the same generation for anything that touches index files.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from itertools import compress
+from math import log
+
+from whoosh.query import Phrase
+from whoosh.reading import IndexReader
+
+from . import docsets
+from .base import FACETS
+from .whoosh_schema import EXTERNAL, FACET_FIELDS, PUBLISHED, WORDS_EXTERNAL, WORDS_INTERNAL
+
+STAFF = "staff"
+CHAMPION = "external"
+VIEWER_CLASSES = (STAFF, CHAMPION)
+
+#: Words fields whose lexicon a viewer class may draw corrections and
+#: completions from.
+WORD_FIELDS = {CHAMPION: (WORDS_EXTERNAL,), STAFF: (WORDS_EXTERNAL, WORDS_INTERNAL)}
+
+FRESHNESS_WEIGHT = 0.15
+USAGE_WEIGHT = 0.15
+FRESHNESS_DAYS = 365
+MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
+
+_TERM_CACHE_BYTES = 64 * 1024 * 1024
+_TITLE_WORD = re.compile(r"\w", re.UNICODE)
+_EPOCH = datetime(1970, 1, 1)
+
+
+def boost_factor(updated: datetime, usage: float, today: date) -> float:
+    """``1 + 0.15 * freshness + 0.15 * usage``, freshness falling linearly from
+    1 (updated today) to 0 at 365 days, usage clamped to 0..1."""
+    age = (today - updated.date()).days
+    freshness = min(max(1.0 - age / FRESHNESS_DAYS, 0.0), 1.0)
+    usage = min(max(usage, 0.0), 1.0)
+    return 1.0 + FRESHNESS_WEIGHT * freshness + USAGE_WEIGHT * usage
+
+
+class SegmentFacts:
+    """Per-document data of one segment, in local document numbers."""
+
+    def __init__(self, reader: IndexReader):
+        self.segid = reader.segment().segid
+        self.size = size = reader.doc_count_all()
+        self.slugs: list[str] = list(reader.column_reader("slug"))
+        self.updated: list[datetime] = [
+            moment or _EPOCH for moment in reader.column_reader("updated_at")
+        ]
+        self.published = self._docs(reader, "status", PUBLISHED)
+        self.external = self._docs(reader, "audience", EXTERNAL)
+        self.facets: dict[str, dict[str, int]] = {}
+        for facet, field in FACET_FIELDS.items():
+            values = {}
+            for btext in reader.lexicon(field):
+                docs = docsets.from_docnums(reader.postings(field, btext).all_ids(), size)
+                if docs:
+                    values[btext.decode("utf-8")] = docs
+            self.facets[facet] = values
+        self._lock = threading.Lock()
+        self._stored: tuple[list[str], list[float]] | None = None
+        self._lengths: dict[str, array] = {}
+        self._factors: tuple[date, list[float]] | None = None
+
+    def _docs(self, reader: IndexReader, field: str, value: str) -> int:
+        if (field, value) not in reader:
+            return docsets.EMPTY
+        return docsets.from_docnums(reader.postings(field, value).all_ids(), self.size)
+
+    def stored(self, reader: IndexReader) -> tuple[list[str], list[float]]:
+        """Titles and usage scores (read from stored fields on first use)."""
+        with self._lock:
+            if self._stored is None:
+                titles, usage = [], []
+                for docnum in range(self.size):
+                    fields = reader.stored_fields(docnum)
+                    titles.append(fields.get("title", ""))
+                    usage.append(float(fields.get("usage_score") or 0.0))
+                self._stored = (titles, usage)
+            return self._stored
+
+    def lengths(self, reader: IndexReader, field: str) -> array:
+        with self._lock:
+            found = self._lengths.get(field)
+            if found is None:
+                length = reader.doc_field_length
+                found = array("I", (length(d, field, 0) or 0 for d in range(self.size)))
+                self._lengths[field] = found
+            return found
+
+    def factors(self, reader: IndexReader, today: date) -> list[float]:
+        """The ranking boost factor of each document, for ``today``."""
+        cached = self._factors
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        _, usage = self.stored(reader)
+        factors = [boost_factor(u, s, today) for u, s in zip(self.updated, usage, strict=True)]
+        self._factors = (today, factors)
+        return factors
+
+
+class FactsCache:
+    """Segment facts by segment id, for one index folder."""
+
+    def __init__(self):
+        self._facts: dict[str, SegmentFacts] = {}
+        self._lock = threading.Lock()
+
+    def get(self, reader: IndexReader) -> SegmentFacts:
+        segid = reader.segment().segid
+        with self._lock:
+            facts = self._facts.get(segid)
+        if facts is None:
+            facts = SegmentFacts(reader)
+            with self._lock:
+                facts = self._facts.setdefault(segid, facts)
+        return facts
+
+    def keep_only(self, segids: set[str]) -> None:
+        with self._lock:
+            for segid in list(self._facts):
+                if segid not in segids:
+                    del self._facts[segid]
+
+
+class Snapshot:
+    """Doc sets and lazily built tables for one index generation."""
+
+    def __init__(self, key: tuple, reader: IndexReader, facts_cache: FactsCache):
+        self.key = key
+        self.size = size = reader.doc_count_all()
+        self.segments: list[tuple[SegmentFacts, int]] = []
+        marks = bytearray(b"\x01" * size)
+        published = external = docsets.EMPTY
+        facet_docs: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+        for leaf, offset in _leaves(reader):
+            facts = facts_cache.get(leaf)
+            self.segments.append((facts, offset))
+            if leaf.has_deletions():
+                for docnum in leaf.segment().deleted_docs():
+                    marks[offset + docnum] = 0
+            published |= docsets.shifted(facts.published, offset)
+            external |= docsets.shifted(facts.external, offset)
+            for facet, values in facts.facets.items():
+                merged = facet_docs[facet]
+                for value, docs in values.items():
+                    merged[value] = merged.get(value, 0) | docsets.shifted(docs, offset)
+        facts_cache.keep_only({facts.segid for facts, _ in self.segments})
+        live = int.from_bytes(marks, "little")
+        self.visible = {STAFF: published & live, CHAMPION: published & external & live}
+        self.facet_docs = facet_docs
+        self._lock = threading.Lock()
+        self._terms: OrderedDict[tuple, int] = OrderedDict()
+        self._term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
+        self._newest: tuple[list[int], array] | None = None
+        self._avgfl: dict[tuple[str, str], float] = {}
+        self._titles: dict[str, tuple[list[str], list[tuple[str, int]]]] = {}
+
+    def _with_leaves(self, reader: IndexReader) -> list[tuple[SegmentFacts, int, IndexReader]]:
+        """This generation's segments paired with the caller's own leaf readers."""
+        leaves = [leaf for leaf, _ in _leaves(reader)]
+        return [
+            (facts, offset, leaf)
+            for (facts, offset), leaf in zip(self.segments, leaves, strict=True)
+        ]
+
+    # Documents ------------------------------------------------------------
+
+    def slug(self, docnum: int) -> str:
+        for facts, offset in reversed(self.segments):
+            if docnum >= offset:
+                return facts.slugs[docnum - offset]
+        raise IndexError(docnum)
+
+    def _cached(self, key: tuple, build) -> int:
+        with self._lock:
+            docs = self._terms.get(key)
+            if docs is not None:
+                self._terms.move_to_end(key)
+                return docs
+        docs = build()
+        with self._lock:
+            self._terms[key] = docs
+            while len(self._terms) > self._term_budget:
+                self._terms.popitem(last=False)
+        return docs
+
+    def term_docs(self, reader: IndexReader, field: str, term: str | bytes) -> int:
+        """The live documents containing ``term`` in ``field``."""
+        if isinstance(term, str):
+            term = term.encode("utf-8")
+
+        def build() -> int:
+            if (field, term) not in reader:
+                return docsets.EMPTY
+            return docsets.from_docnums(reader.postings(field, term).all_ids(), self.size)
+
+        return self._cached(("t", field, term), build)
+
+    def phrase_docs(self, searcher, field: str, words: tuple[str, ...]) -> int:
+        def build() -> int:
+            return docsets.from_docnums(Phrase(field, list(words)).docs(searcher), self.size)
+
+        return self._cached(("p", field, words), build)
+
+    def newest_first(self) -> tuple[list[int], array]:
+        """Every document number, most recently updated first (then by slug),
+        and each document's position in that order."""
+        with self._lock:
+            if self._newest is None:
+                keys = []
+                for facts, offset in self.segments:
+                    keys.extend(
+                        (moment, slug, offset + local)
+                        for local, (moment, slug) in enumerate(
+                            zip(facts.updated, facts.slugs, strict=True)
+                        )
+                    )
+                keys.sort(key=lambda k: k[1])
+                keys.sort(key=lambda k: k[0], reverse=True)  # stable: slugs stay in order
+                order = [docnum for _, _, docnum in keys]
+                rank = array("L", bytes(array("L").itemsize * self.size))
+                for position, docnum in enumerate(order):
+                    rank[docnum] = position
+                self._newest = (order, rank)
+            return self._newest
+
+    def newest(self, docs: int, start: int, stop: int) -> list[int]:
+        """Documents of ``docs`` ranked ``start`` to ``stop`` by newest first."""
+        order, rank = self.newest_first()
+        if docsets.count(docs) <= 2000:
+            ranked = sorted(docsets.members(docs, self.size), key=rank.__getitem__)
+            return ranked[start:stop]
+        marks = docsets.marks(docs, self.size)
+        found: list[int] = []
+        for docnum in order:
+            if marks[docnum]:
+                found.append(docnum)
+                if len(found) >= stop:
+                    break
+        return found[start:stop]
+
+    # Ranking --------------------------------------------------------------
+
+    def idf(self, reader: IndexReader, viewer_class: str, field: str, term: bytes) -> float:
+        """Inverse document frequency among the documents this class may see,
+        so that no score depends on hidden documents."""
+        visible = self.visible[viewer_class]
+        seen = docsets.count(self.term_docs(reader, field, term) & visible)
+        return log(max(docsets.count(visible), 1) / (seen + 1)) + 1.0
+
+    def avg_field_length(self, reader: IndexReader, viewer_class: str, field: str) -> float:
+        """Average length of ``field`` over the documents this class may see."""
+        with self._lock:
+            found = self._avgfl.get((viewer_class, field))
+        if found is not None:
+            return found
+        visible = self.visible[viewer_class]
+        total = 0
+        for facts, offset, leaf in self._with_leaves(reader):
+            local = (visible >> (8 * offset)) & docsets.full(facts.size)
+            total += sum(compress(facts.lengths(leaf, field), docsets.marks(local, facts.size)))
+        average = total / max(docsets.count(visible), 1) or 1.0
+        with self._lock:
+            self._avgfl[(viewer_class, field)] = average
+        return average
+
+    def factors(self, reader: IndexReader, today: date | None = None) -> dict[str, list[float]]:
+        """Segment id -> boost factor of each of its documents."""
+        today = today or datetime.now(UTC).date()
+        return {
+            facts.segid: facts.factors(leaf, today) for facts, _, leaf in self._with_leaves(reader)
+        }
+
+    # Completion -----------------------------------------------------------
+
+    def titles(
+        self, reader: IndexReader, viewer_class: str
+    ) -> tuple[list[str], list[tuple[str, int]]]:
+        """Visible titles, and (lower-case title from a word start, title index)
+        sorted, for word-prefix completion."""
+        with self._lock:
+            found = self._titles.get(viewer_class)
+        if found is not None:
+            return found
+        visible = docsets.marks(self.visible[viewer_class], self.size)
+        titles: list[str] = []
+        starts: list[tuple[str, int]] = []
+        for facts, offset, leaf in self._with_leaves(reader):
+            stored_titles, _ = facts.stored(leaf)
+            for local, title in enumerate(stored_titles):
+                if not title or not visible[offset + local]:
+                    continue
+                index = len(titles)
+                titles.append(title)
+                lowered = title.lower()
+                for position, char in enumerate(lowered):
+                    if _TITLE_WORD.match(char) and (
+                        position == 0 or not _TITLE_WORD.match(lowered[position - 1])
+                    ):
+                        starts.append((lowered[position : position + 80], index))
+        starts.sort()
+        found = (titles, starts)
+        with self._lock:
+            self._titles[viewer_class] = found
+        return found
+
+    def complete_title(
+        self, reader: IndexReader, viewer_class: str, prefix: str, limit: int
+    ) -> list[str]:
+        titles, starts = self.titles(reader, viewer_class)
+        prefix = prefix.lower()[:80]
+        chosen: dict[int, tuple] = {}
+        position = bisect_left(starts, (prefix, -1))
+        scanned = 0
+        while position < len(starts) and starts[position][0].startswith(prefix):
+            index = starts[position][1]
+            title = titles[index]
+            rank = (not title.lower().startswith(prefix), len(title), title.lower())
+            if index not in chosen or rank < chosen[index]:
+                chosen[index] = rank
+            position += 1
+            scanned += 1
+            if scanned >= 5000:
+                break
+        ranked = sorted(chosen.items(), key=lambda pair: pair[1])
+        seen: set[str] = set()
+        result = []
+        for index, _ in ranked:
+            key = titles[index].casefold()
+            if key not in seen:
+                seen.add(key)
+                result.append(titles[index])
+            if len(result) >= limit:
+                break
+        return result
+
+
+def _leaves(reader: IndexReader) -> list[tuple[IndexReader, int]]:
+    """The segment readers of ``reader`` (none for an empty index)."""
+    return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.segment() is not None]
