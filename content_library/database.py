@@ -1,0 +1,65 @@
+"""Engine and session set-up shared by the web app, the command line and the tests."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_MS = 10_000
+
+
+def make_engine(url: str, **options) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **options)
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """WAL with a busy timeout, foreign keys on, and BEGIN IMMEDIATE for writers.
+
+    WAL alone still answers SQLITE_BUSY when a deferred transaction that read first
+    tries to write while another process writes: a transaction that will write takes
+    the write lock at BEGIN instead (see `begin_write`).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can choose its kind.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("sqlite_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    # Objects stay readable after commit: pages render what a service just saved.
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start the transaction of a service that reads then writes.
+
+    On SQLite this takes the write lock up front; elsewhere it is a plain transaction.
+    A read-only transaction already open (loading the current user, say) is ended first.
+    """
+    current = session.get_transaction()
+    if current is not None:
+        if session.info.get("write_transaction") is current:
+            return  # already writing in this transaction: one all-or-nothing unit
+        if session.new or session.dirty or session.deleted:
+            return
+        session.commit()
+    session.connection(execution_options={"sqlite_write": True})
+    session.info["write_transaction"] = session.get_transaction()

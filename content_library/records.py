@@ -1,0 +1,88 @@
+"""Plain, frozen records handed from the domain to search and to templates.
+
+They carry values, never ORM objects, so they can cross a commit or a process
+boundary safely (search indexing runs after the transaction has committed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class SearchableItem:
+    """What the search index needs to know about one content item."""
+
+    slug: str
+    title: str
+    summary: str
+    body_text: str  # Markdown rendered to plain text
+    argument_text: str  # every part of the sales argument, as plain text
+    file_text: str  # text extracted from the attached file ("" when none or unreadable)
+    tag_names: str  # the names of its stages, stakeholders, solutions, verticals and type
+    type: str  # content type slug
+    audience: str  # "internal" | "external"
+    status: str  # "draft" | "in_review" | "published" | "archived"
+    stages: tuple[str, ...] = ()
+    stakeholders: tuple[str, ...] = ()
+    solutions: tuple[str, ...] = ()
+    verticals: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    review_by: date | None = None
+    usage_score: float = 0.0  # recent usage, 0..1, for a modest ranking boost
+    fingerprint: str = ""  # changes whenever anything above changes: for `index check`
+
+    def facet_values(self) -> dict[str, tuple[str, ...]]:
+        return {
+            "stage": self.stages,
+            "stakeholder": self.stakeholders,
+            "solution": self.solutions,
+            "vertical": self.verticals,
+            "type": (self.type,),
+        }
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is searching, reduced to what visibility needs."""
+
+    role: str  # "admin" | "manager" | "rep" | "champion"
+
+    @property
+    def external_only(self) -> bool:
+        return self.role == "champion"
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One pending entry of the durable index change log."""
+
+    id: int
+    slug: str
+    op: str  # "upsert" | "delete"
+
+
+@dataclass(frozen=True)
+class TagRef:
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    """An item as lists show it: enough for a card, nothing more."""
+
+    slug: str
+    title: str
+    summary: str
+    type: TagRef
+    audience: str
+    status: str
+    stakeholders: tuple[TagRef, ...] = ()
+    stages: tuple[TagRef, ...] = ()
+    solutions: tuple[TagRef, ...] = ()
+    verticals: tuple[TagRef, ...] = ()
+    stale: bool = False
+    has_file: bool = False
+    reasons: tuple[str, ...] = field(default_factory=tuple)

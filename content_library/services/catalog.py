@@ -1,0 +1,176 @@
+"""Reading content for people: stage playbooks, the managers' library list, item cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..models import (
+    STATUSES,
+    ContentItem,
+    ContentType,
+    Solution,
+    Stage,
+    Stakeholder,
+    User,
+    Vertical,
+)
+from ..records import ItemCard, TagRef
+from ..visibility import published_filter
+
+
+def _ref(tag) -> TagRef:
+    return TagRef(tag.slug, tag.name)
+
+
+def card(item: ContentItem, today: date, reasons: Sequence[str] = ()) -> ItemCard:
+    return ItemCard(
+        slug=item.slug, title=item.title, summary=item.summary, type=_ref(item.type),
+        audience=item.audience, status=item.status,
+        stakeholders=tuple(map(_ref, item.stakeholders)), stages=tuple(map(_ref, item.stages)),
+        solutions=tuple(map(_ref, item.solutions)), verticals=tuple(map(_ref, item.verticals)),
+        stale=item.is_stale(today), has_file=item.file_id is not None, reasons=tuple(reasons),
+    )
+
+
+def _with_tags(stmt):
+    return stmt.options(
+        selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
+        selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
+        selectinload(ContentItem.type),
+    )
+
+
+@dataclass(frozen=True)
+class DealContext:
+    """What a rep knows about the deal: the stage, and optionally who, what and which industry."""
+
+    stage: str
+    stakeholder: str | None = None
+    solution: str | None = None
+    vertical: str | None = None
+
+
+def _fits(selected: str | None, tags: Iterable) -> tuple[bool, bool]:
+    """(fits at all, specific to the selection). An item for every vertical (no tags) fits any."""
+    slugs = [t.slug for t in tags]
+    if not selected:
+        return True, False
+    if not slugs:
+        return True, False
+    return selected in slugs, selected in slugs
+
+
+def recommend(session: Session, user: User, context: DealContext, today: date,
+              usage: dict[str, float] | None = None) -> list[ItemCard]:
+    """Content for a deal at this stage, best first, each with the reasons it was picked.
+
+    Order: tagged for the chosen stakeholder first; then specific to the deal's vertical
+    and solution above content for all of them; then usage; then title.
+    """
+    usage = usage or {}
+    stmt = _with_tags(select(ContentItem).join(ContentItem.stages)
+                      .where(Stage.slug == context.stage, published_filter(user)))
+    scored = []
+    for item in session.scalars(stmt).unique():
+        fits_solution, specific_solution = _fits(context.solution, item.solutions)
+        fits_vertical, specific_vertical = _fits(context.vertical, item.verticals)
+        if not (fits_solution and fits_vertical):
+            continue
+        stakeholder_slugs = [t.slug for t in item.stakeholders]
+        for_stakeholder = bool(context.stakeholder) and context.stakeholder in stakeholder_slugs
+        if context.stakeholder and stakeholder_slugs and not for_stakeholder:
+            continue
+        reasons = []
+        if for_stakeholder:
+            reasons.append("for the " + next(t.name for t in item.stakeholders
+                                             if t.slug == context.stakeholder))
+        elif not stakeholder_slugs:
+            reasons.append("for every stakeholder")
+        if specific_vertical:
+            reasons.append(next(t.name for t in item.verticals if t.slug == context.vertical))
+        if specific_solution:
+            reasons.append(next(t.name for t in item.solutions if t.slug == context.solution))
+        if not reasons:
+            reasons.append("for this stage")
+        rank = (not for_stakeholder, -(specific_vertical + specific_solution),
+                -usage.get(item.slug, 0.0), item.title.lower())
+        scored.append((rank, card(item, today, reasons)))
+    scored.sort(key=lambda pair: pair[0])
+    return [c for _, c in scored]
+
+
+@dataclass(frozen=True)
+class StakeholderGroup:
+    stakeholder: TagRef | None  # None: content for every stakeholder
+    cards: list[ItemCard]
+
+
+def playbook(session: Session, user: User, context: DealContext, today: date) -> list[StakeholderGroup]:
+    """A stage's content grouped by stakeholder, in the taxonomy's order."""
+    cards = recommend(session, user, context, today)
+    stakeholders = list(session.scalars(select(Stakeholder).order_by(Stakeholder.position)))
+    groups = []
+    for stakeholder in stakeholders:
+        if context.stakeholder and stakeholder.slug != context.stakeholder:
+            continue
+        members = [c for c in cards if stakeholder.slug in {s.slug for s in c.stakeholders}]
+        if members:
+            groups.append(StakeholderGroup(_ref(stakeholder), members))
+    general = [c for c in cards if not c.stakeholders]
+    if general:
+        groups.append(StakeholderGroup(None, general))
+    return groups
+
+
+@dataclass(frozen=True)
+class LibraryFilter:
+    status: str | None = None
+    type: str | None = None
+    stage: str | None = None
+    text: str = ""
+    stale_only: bool = False
+    page: int = 1
+    per_page: int = 50
+
+
+def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[list[ItemCard], int]:
+    """Every item, every status: the managers' view. Returns one page and the total."""
+    stmt = select(ContentItem)
+    if flt.status in STATUSES:
+        stmt = stmt.where(ContentItem.status == flt.status)
+    if flt.type:
+        stmt = stmt.join(ContentItem.type).where(ContentType.slug == flt.type)
+    if flt.stage:
+        stmt = stmt.where(ContentItem.stages.any(Stage.slug == flt.stage))
+    if flt.text:
+        words = flt.text.strip()[:100]
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(ContentItem.title.ilike(pattern, escape="\\"),
+                              ContentItem.slug.ilike(pattern, escape="\\")))
+    if flt.stale_only:
+        stmt = stmt.where(ContentItem.review_by < today)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = _with_tags(stmt.order_by(ContentItem.updated_at.desc(), ContentItem.id.desc())
+                      .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    return [card(item, today) for item in session.scalars(page)], total
+
+
+def champion_items(session: Session, user: User, today: date) -> list[ItemCard]:
+    stmt = _with_tags(select(ContentItem).where(published_filter(user))
+                      .join(ContentItem.type).order_by(ContentType.position, ContentItem.title))
+    return [card(item, today) for item in session.scalars(stmt)]
+
+
+def taxonomy_choices(session: Session) -> dict[str, list]:
+    return {
+        "stages": list(session.scalars(select(Stage).order_by(Stage.position, Stage.id))),
+        "stakeholders": list(session.scalars(select(Stakeholder).order_by(Stakeholder.position))),
+        "solutions": list(session.scalars(select(Solution).order_by(Solution.position))),
+        "verticals": list(session.scalars(select(Vertical).order_by(Vertical.position))),
+        "content_types": list(session.scalars(select(ContentType).order_by(ContentType.position))),
+    }

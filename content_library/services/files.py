@@ -1,0 +1,83 @@
+"""Storing uploaded files: size-capped while reading, typed by content, kept by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..database import begin_write
+from ..errors import Invalid
+from ..file_types import RejectedFile, extract_text, sniff, template_fields
+from ..models import StoredFile
+from .items import AttachedFile
+
+CHUNK = 1 << 16
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+def stored_path(upload_dir: Path, sha256: str) -> Path:
+    """Generated names only, outside any folder the web server serves."""
+    return upload_dir / sha256[:2] / sha256
+
+
+def download_name(original: str, extension: str) -> str:
+    """The person's own file name, tidied, with the extension of what the file really is."""
+    base = os.path.basename((original or "").replace("\\", "/"))
+    stem = re.sub(r"[\x00-\x1f\x7f]+", "", os.path.splitext(base)[0]).strip(" .") or "file"
+    return stem[:150] + extension
+
+
+def _human_size(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_name: str,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> AttachedFile:
+    """Read at most max_bytes from source, check what it is, keep it once by content hash.
+
+    Raises Invalid({"file": why}) and keeps nothing when the file is refused. Does not
+    commit: the item that carries the file commits both together.
+    """
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    incoming = upload_dir / ".incoming"
+    incoming.mkdir(exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(dir=incoming)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Invalid({"file": f"The file is larger than {_human_size(max_bytes)}."})
+                digest.update(chunk)
+                out.write(chunk)
+        try:
+            kind = sniff(tmp)
+        except RejectedFile as exc:
+            raise Invalid({"file": str(exc)}) from None
+        sha = digest.hexdigest()
+        begin_write(session)
+        stored = session.scalar(select(StoredFile).where(StoredFile.sha256 == sha))
+        target = stored_path(upload_dir, sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        if stored is None:
+            stored = StoredFile(
+                sha256=sha, size=size, kind=kind.kind, mime=kind.mime,
+                text=extract_text(target, kind), template_fields=template_fields(target, kind),
+            )
+            session.add(stored)
+            session.flush()
+        return AttachedFile(stored, download_name(original_name, kind.extension))
+    finally:
+        tmp.unlink(missing_ok=True)

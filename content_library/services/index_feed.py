@@ -1,0 +1,115 @@
+"""What the search index is fed: plain records built from the database, and the change log.
+
+The search backends never see ORM objects; they get SearchableItem records and the
+pending entries of the durable change log written by the item services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from ..models import ARGUMENT_PARTS, ContentItem, IndexChange
+from ..records import ItemChange, SearchableItem
+from ..rendering import markdown_to_text
+
+
+def argument_text(argument: dict) -> str:
+    parts = []
+    for name, _, is_list in ARGUMENT_PARTS:
+        value = (argument or {}).get(name)
+        if value:
+            parts.append(" ".join(value) if is_list else value)
+    return "\n".join(parts)
+
+
+def searchable(item: ContentItem) -> SearchableItem:
+    tags = [*item.stages, *item.stakeholders, *item.solutions, *item.verticals, item.type]
+    fields = dict(
+        slug=item.slug,
+        title=item.title,
+        summary=item.summary,
+        body_text=markdown_to_text(item.body),
+        argument_text=argument_text(item.argument),
+        file_text=(item.file.text or "") if item.file else "",
+        tag_names=" ".join(t.name for t in tags),
+        type=item.type.slug,
+        audience=item.audience,
+        status=item.status,
+        stages=tuple(t.slug for t in item.stages),
+        stakeholders=tuple(t.slug for t in item.stakeholders),
+        solutions=tuple(t.slug for t in item.solutions),
+        verticals=tuple(t.slug for t in item.verticals),
+        updated_at=item.updated_at,
+        review_by=item.review_by,
+    )
+    digest = hashlib.sha256(json.dumps(fields, default=str, sort_keys=True).encode()).hexdigest()
+    return SearchableItem(**fields, fingerprint=digest[:32])
+
+
+def _loaded():
+    return select(ContentItem).options(
+        selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
+        selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
+        selectinload(ContentItem.type), selectinload(ContentItem.file),
+    )
+
+
+def records_for(session: Session, slugs: Iterable[str]) -> dict[str, SearchableItem]:
+    slugs = list(set(slugs))
+    found: dict[str, SearchableItem] = {}
+    for start in range(0, len(slugs), 500):
+        chunk = slugs[start:start + 500]
+        for item in session.scalars(_loaded().where(ContentItem.slug.in_(chunk))):
+            found[item.slug] = searchable(item)
+    return found
+
+
+def all_records(session: Session, batch: int = 500) -> Iterator[SearchableItem]:
+    last_id = 0
+    while True:
+        items = list(session.scalars(
+            _loaded().where(ContentItem.id > last_id).order_by(ContentItem.id).limit(batch)))
+        if not items:
+            return
+        for item in items:
+            yield searchable(item)
+        last_id = items[-1].id
+        session.expunge_all()
+
+
+def pending_changes(session: Session, limit: int = 1000) -> list[ItemChange]:
+    rows = session.execute(
+        select(IndexChange.id, IndexChange.slug, IndexChange.op).order_by(IndexChange.id).limit(limit)
+    )
+    return [ItemChange(id=r.id, slug=r.slug, op=r.op) for r in rows]
+
+
+def acknowledge(session: Session, change_ids: Iterable[int]) -> None:
+    ids = list(change_ids)
+    for start in range(0, len(ids), 500):
+        session.execute(delete(IndexChange).where(IndexChange.id.in_(ids[start:start + 500])))
+    session.commit()
+
+
+class DatabaseFeed:
+    """The index's view of the database, bound to one session."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def pending(self, limit: int = 1000) -> list[ItemChange]:
+        return pending_changes(self.session, limit)
+
+    def records(self, slugs: Iterable[str]) -> dict[str, SearchableItem]:
+        return records_for(self.session, slugs)
+
+    def everything(self) -> Iterator[SearchableItem]:
+        return all_records(self.session)
+
+    def acknowledge(self, change_ids: Iterable[int]) -> None:
+        acknowledge(self.session, change_ids)

@@ -1,0 +1,195 @@
+"""Creating people, checking who they are, and the API tokens they use."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ..database import begin_write
+from ..errors import Invalid, NotFound
+from ..models import ROLES, ApiToken, LoginFailure, User, utcnow
+from ..passwords import check_strength, hash_password, needs_rehash, verify_password
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_LIMIT = 10  # failures per account, and per address, within the window
+
+
+@dataclass(frozen=True)
+class NewUser:
+    email: str
+    name: str
+    role: str
+    password: str
+    company: str = ""
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def validate_new_user(session: Session, data: NewUser) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    email = normalise_email(data.email)
+    if not EMAIL.match(email) or len(email) > 254:
+        errors["email"] = "Enter a valid e-mail address, like name@company.com."
+    elif find_by_email(session, email):
+        errors["email"] = "A user with this e-mail already exists."
+    if not data.name.strip():
+        errors["name"] = "Enter the person's name."
+    elif len(data.name) > 200:
+        errors["name"] = "Use at most 200 characters."
+    if data.role not in ROLES:
+        errors["role"] = f"Choose a role: {', '.join(ROLES)}."
+    if data.role == "champion" and not data.company.strip():
+        errors["company"] = "A champion needs the name of their company."
+    try:
+        check_strength(data.password, email)
+    except Invalid as exc:
+        errors.update(exc.reasons)
+    return errors
+
+
+def create_user(session: Session, data: NewUser) -> User:
+    begin_write(session)
+    errors = validate_new_user(session, data)
+    if errors:
+        session.rollback()
+        raise Invalid(errors)
+    user = User(
+        email=normalise_email(data.email),
+        name=data.name.strip(),
+        role=data.role,
+        company=data.company.strip() if data.role == "champion" else "",
+        password_hash=hash_password(data.password),
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(f"Too many failed log-ins: try again in {retry_after} seconds.")
+
+
+def _throttle_keys(email: str, address: str) -> list[str]:
+    return [f"account:{normalise_email(email)}", f"address:{address}"]
+
+
+def _check_throttle(session: Session, keys: list[str]) -> None:
+    since = utcnow() - THROTTLE_WINDOW
+    for key in keys:
+        count, oldest = session.execute(
+            select(func.count(), func.min(LoginFailure.at)).where(
+                LoginFailure.key == key, LoginFailure.at >= since
+            )
+        ).one()
+        if count >= THROTTLE_LIMIT:
+            retry = int((oldest + THROTTLE_WINDOW - utcnow()).total_seconds()) + 1
+            raise Throttled(max(retry, 1))
+
+
+def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
+    """The user for these credentials, or None; the same answer and about the same time
+    for an unknown e-mail and a wrong password. Raises Throttled after too many failures."""
+    keys = _throttle_keys(email, address)
+    _check_throttle(session, keys)
+    user = find_by_email(session, email)
+    ok = verify_password(user.password_hash if user else None, password)
+    begin_write(session)
+    if not ok or user is None or not user.active:
+        for key in keys:
+            session.add(LoginFailure(key=key))
+        session.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - THROTTLE_WINDOW))
+        session.commit()
+        return None
+    session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.commit()
+    return user
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Every session cookie issued to this user so far stops working."""
+    begin_write(session)
+    user.session_version += 1
+    session.commit()
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise Invalid({"current_password": "That is not your current password."})
+    check_strength(new, user.email)
+    begin_write(session)
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    session.commit()
+
+
+def set_password(session: Session, user: User, new: str) -> None:
+    check_strength(new, user.email)
+    begin_write(session)
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    session.commit()
+
+
+def update_user(session: Session, user: User, *, name: str, role: str, active: bool,
+                company: str = "") -> User:
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = "Enter the person's name."
+    if role not in ROLES:
+        errors["role"] = f"Choose a role: {', '.join(ROLES)}."
+    if role == "champion" and not company.strip():
+        errors["company"] = "A champion needs the name of their company."
+    if errors:
+        raise Invalid(errors)
+    begin_write(session)
+    if (user.role != role) or (user.active and not active):
+        user.session_version += 1  # a changed role or a deactivation ends their sessions
+    user.name, user.role, user.active = name.strip(), role, active
+    user.company = company.strip() if role == "champion" else ""
+    session.commit()
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, email: str) -> str:
+    """A new API token for this user; only its hash is stored, so this is the one chance to see it."""
+    user = find_by_email(session, email)
+    if user is None:
+        raise NotFound(f"No user with the e-mail {email}.")
+    token = "pt_" + secrets.token_urlsafe(32)
+    begin_write(session)
+    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token)))
+    session.commit()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    if not token or len(token) > 200:
+        return None
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked.is_(False))
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user

@@ -1,0 +1,78 @@
+"""Who may see and do what: the one place every page, endpoint, search and download asks.
+
+Deny by default. An item a caller may not read must look exactly like an item that
+does not exist, so reads raise NotFound; a whole function a role may not use raises
+NotAllowed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, false
+
+from .errors import NotAllowed, NotFound
+from .models import ContentItem, User
+from .records import Viewer
+
+MANAGE_ROLES = frozenset({"manager", "admin"})
+READER_ROLES = frozenset({"admin", "manager", "rep", "champion"})
+
+# What each role may do beyond reading published content.
+ACTIONS: dict[str, frozenset[str]] = {
+    "manage_content": MANAGE_ROLES,  # create, edit, review, publish, archive, restore
+    "view_library": MANAGE_ROLES,  # the managers' library pages, drafts included
+    "view_versions": MANAGE_ROLES,
+    "manage_taxonomy": MANAGE_ROLES,
+    "manage_users": frozenset({"admin"}),
+    "browse_stages": frozenset({"admin", "manager", "rep"}),
+    "view_internal": frozenset({"admin", "manager", "rep"}),
+}
+
+
+def _active(user: User | None) -> bool:
+    return user is not None and user.active and user.role in READER_ROLES
+
+
+def may(user: User | None, action: str) -> bool:
+    return _active(user) and user.role in ACTIONS.get(action, frozenset())
+
+
+def require(user: User | None, action: str) -> None:
+    if not may(user, action):
+        raise NotAllowed(action)
+
+
+def can_read(user: User | None, item: ContentItem) -> bool:
+    """Managers read every item (they edit drafts); everyone else reads published items,
+    and a champion only the external ones."""
+    if not _active(user):
+        return False
+    if user.role in MANAGE_ROLES:
+        return True
+    if item.status != "published":
+        return False
+    return user.role != "champion" or item.audience == "external"
+
+
+def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
+    if item is None or not can_read(user, item):
+        raise NotFound()
+    return item
+
+
+def published_filter(user: User | None):
+    """SQL condition for the reading surfaces (stage pages, search, API lists):
+    only published items, for every role; a champion only external ones."""
+    if not _active(user):
+        return false()
+    condition = ContentItem.status == "published"
+    if user.role == "champion":
+        condition = and_(condition, ContentItem.audience == "external")
+    return condition
+
+
+def viewer_for(user: User | None) -> Viewer:
+    """The search index's view of the caller. Unknown or inactive callers search as a champion
+    would (external only) and the portal never lets them search anyway."""
+    if not _active(user):
+        return Viewer(role="champion")
+    return Viewer(role=user.role)

@@ -1,0 +1,94 @@
+"""The web portal: app factory. Defaults → instance config → PORTAL_* environment → given config."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from .extensions import csrf, db, login_manager, migrate
+
+DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+WEAK_KEYS = {"", "dev", "secret", "changeme", "change-me", "development", "test"}
+
+
+def _defaults(instance: Path) -> dict:
+    return {
+        "ENV": "development",  # PORTAL_ENV=production for a real deployment
+        "DATABASE_URL": f"sqlite:///{instance / 'portal.db'}",
+        "SEARCH_BACKEND": "whoosh",
+        "INDEX_DIR": str(instance / "index"),
+        "UPLOAD_DIR": str(instance / "files"),
+        "MAX_UPLOAD_BYTES": DEFAULT_MAX_UPLOAD,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "portal_session",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=2),  # idle timeout
+        "SESSION_ABSOLUTE_HOURS": 12,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "WTF_CSRF_SSL_STRICT": True,
+        "SEARCH_WRITER_TIMEOUT": 5.0,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    app.config.update(_defaults(instance))
+    if config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PORTAL")
+    if config:
+        app.config.update(config)
+    _settle_secrets(app, instance)
+    production = app.config["ENV"] == "production"
+    # Secure cookies need HTTPS; the single-machine default serves plain http://127.0.0.1.
+    # (Flask's own defaults already hold SESSION_COOKIE_SECURE=False, so setdefault would not do.)
+    app.config["SESSION_COOKIE_SECURE"] = production or bool(app.config["SESSION_COOKIE_SECURE"])
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 1024 * 1024
+    if production:
+        app.debug = False
+
+    db.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+
+    from . import auth, cli, errors, indexing, security, views
+
+    security.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    indexing.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _settle_secrets(app: Flask, instance: Path) -> None:
+    key = app.config.get("SECRET_KEY")
+    production = app.config["ENV"] == "production"
+    if production:
+        # A repeated character or two ("x" * 64) is as long as a real key but guessable.
+        if (not key or str(key).lower() in WEAK_KEYS or len(str(key)) < 32
+                or len(set(str(key))) < 5):
+            raise RuntimeError(
+                "PORTAL_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        return
+    if key:
+        return
+    # A single machine gets a key generated once and kept in the instance folder.
+    instance.mkdir(parents=True, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    app.config["SECRET_KEY"] = key_file.read_text().strip()

@@ -1,0 +1,1 @@
+"""Admins manage people; managers edit the taxonomy."""

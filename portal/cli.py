@@ -1,0 +1,177 @@
+"""The command line of INTERFACES section 3, as `flask --app wsgi …` and as `portal …`.
+
+Every command exits 0 on success, and non-zero with one human-readable line on bad input,
+having changed nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+
+from content_library.errors import Invalid, NotFound
+from content_library.models import ContentItem
+from content_library.services import demo as demo_service
+from content_library.services import exchange
+from content_library.services import users as user_service
+from content_library.services.index_feed import DatabaseFeed
+from search_index import sync
+
+from .extensions import db
+from .indexing import backend
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _upload_dir() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
+@click.group("demo", help="The demo library.")
+def demo_group():
+    pass
+
+
+@demo_group.command("load", help="Load the demo users and library (safe to run again).")
+@click.option("--if-empty", is_flag=True, help="Only when the library has no content yet.")
+@with_appcontext
+def demo_load(if_empty: bool):
+    if if_empty and db.session.scalar(select(func.count()).select_from(ContentItem)):
+        click.echo("library already has content: demo not loaded")
+        return
+    try:
+        created, report = demo_service.load_demo(db.session, _upload_dir())
+    except Invalid as exc:
+        _fail(str(exc))
+    click.echo(f"demo users created: {created}; items {report.line()}")
+
+
+@demo_group.command("users", help="Print the demo log-ins.")
+def demo_users():
+    click.echo("Demo log-ins (password after the e-mail):")
+    for person in demo_service.DEMO_USERS:
+        click.echo(f"  {person.role:<9} {person.email:<40} {person.password}")
+
+
+@click.group("library", help="Import and export the content exchange format.")
+def library_group():
+    pass
+
+
+@library_group.command("import", help="Import an exchange file, all or nothing.")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and count only; change nothing.")
+@with_appcontext
+def library_import(path: Path, dry_run: bool):
+    try:
+        report = exchange.import_library(db.session, path, _upload_dir(), dry_run=dry_run,
+                                         max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
+    except exchange.ImportFailed as exc:
+        for problem in exc.problems[1:20]:
+            click.echo(problem, err=True)
+        _fail(str(exc))
+    prefix = "dry run, nothing changed: would have " if dry_run else ""
+    click.echo(prefix + report.line())
+
+
+@library_group.command("export", help="Write the whole library, every status, with its files.")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def library_export(path: Path):
+    if path.suffix.lower() not in (".json", ".yaml", ".yml"):
+        _fail(f"{path}: use a .json, .yaml or .yml file name")
+    count = exchange.export_library(db.session, path, _upload_dir())
+    click.echo(f"exported {count} items to {path}")
+
+
+@click.group("index", help="The search index, derived from the database.")
+def index_group():
+    pass
+
+
+@index_group.command("rebuild", help="Rebuild the search index from the database.")
+@with_appcontext
+def index_rebuild():
+    count = backend().rebuild(DatabaseFeed(db.session).everything())
+    feed = DatabaseFeed(db.session)
+    feed.acknowledge(change.id for change in feed.pending(1_000_000))
+    click.echo(f"indexed {count} items")
+
+
+@index_group.command("check", help="Report items missing, stale or extra in the index.")
+@click.option("--repair", is_flag=True, help="Fix what the check finds.")
+@click.option("--quiet", is_flag=True, help="Print only the summary line.")
+@with_appcontext
+def index_check(repair: bool, quiet: bool):
+    feed = DatabaseFeed(db.session)
+    drift = sync.check(backend(), feed)
+    pending = len(feed.pending(1_000_000))
+    click.echo(f"index: {drift.line()}, pending {pending}")
+    if not quiet:
+        for label, slugs in (("missing", drift.missing), ("stale", drift.stale),
+                             ("extra", drift.extra)):
+            for slug in slugs[:50]:
+                click.echo(f"  {label}: {slug}")
+    if repair:
+        if not drift.clean or pending:
+            sync.repair(backend(), feed, drift)
+            click.echo("repaired: " + sync.check(backend(), feed).line())
+    elif not drift.clean:
+        sys.exit(1)
+
+
+@click.group("users", help="People and API tokens.")
+def users_group():
+    pass
+
+
+@users_group.command("create", help="Create a user; the password is read from standard input.")
+@click.argument("email")
+@click.option("--role", required=True, help="admin, manager, rep or champion")
+@click.option("--name", required=True)
+@click.option("--company", default="", help="Champions: the buyer's company.")
+@with_appcontext
+def users_create(email: str, role: str, name: str, company: str):
+    line = sys.stdin.readline()
+    password = line[:-1] if line.endswith("\n") else line
+    data = user_service.NewUser(email=email, name=name, role=role, password=password,
+                                company=company)
+    try:
+        created = user_service.create_user(db.session, data)
+    except Invalid as exc:
+        _fail("; ".join(f"{field}: {reason}" if field else reason
+                        for field, reason in exc.reasons.items()))
+    click.echo(f"created {created.email} ({created.role})")
+
+
+@users_group.command("token", help="Print a new API token for the user, and nothing else.")
+@click.argument("email")
+@with_appcontext
+def users_token(email: str):
+    try:
+        click.echo(user_service.issue_token(db.session, email))
+    except NotFound as exc:
+        _fail(str(exc))
+
+
+def init_app(app: Flask) -> None:
+    for group in (demo_group, library_group, index_group, users_group):
+        app.cli.add_command(group)
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
+def main():
+    """The enablement portal's command line."""

@@ -1,0 +1,75 @@
+"""Wiring the search index to the app: one backend per process, drained after each commit."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from content_library.models import IndexChange
+from content_library.services.index_feed import DatabaseFeed
+from search_index import create_backend
+from search_index.base import IndexBusy
+from search_index.sync import drain
+
+from .extensions import db
+
+log = logging.getLogger("portal.index")
+
+
+def backend(app: Flask | None = None):
+    app = app or current_app._get_current_object()
+    found = app.extensions.get("search")
+    if found is None:
+        options = {"writer_timeout": float(app.config["SEARCH_WRITER_TIMEOUT"])}
+        if app.config["SEARCH_BACKEND"] == "whoosh":
+            options["index_dir"] = Path(app.config["INDEX_DIR"])
+        found = app.extensions["search"] = create_backend(app.config["SEARCH_BACKEND"], **options)
+    return found
+
+
+def drain_pending(app: Flask) -> int:
+    """Apply pending index changes with a session of their own. Never fails a request:
+    anything not applied stays pending for the next drain."""
+    factory = db.session_factory(app)
+    session = factory()
+    try:
+        return drain(backend(app), DatabaseFeed(session))
+    except IndexBusy:
+        log.warning("search index busy: changes left pending")
+    except SQLAlchemyError:
+        log.exception("could not read the index change log")
+    finally:
+        session.close()
+    return 0
+
+
+def init_app(app: Flask) -> None:
+    factory = db.session_factory(app)
+
+    @event.listens_for(factory, "after_flush")
+    def _note_changes(session: Session, _context):
+        if any(isinstance(obj, IndexChange) for obj in session.new):
+            session.info["index_dirty"] = True
+
+    @event.listens_for(factory, "after_commit")
+    def _apply_changes(session: Session):
+        if session.info.pop("index_dirty", False):
+            drain_pending(app)
+
+    @event.listens_for(factory, "after_rollback")
+    def _forget(session: Session):
+        session.info.pop("index_dirty", None)
+
+    state = {"drained": False}
+
+    @app.before_request
+    def _catch_up_once():
+        # Changes left pending by a crash are applied by the first request of each process.
+        if not state["drained"]:
+            state["drained"] = True
+            drain_pending(app)

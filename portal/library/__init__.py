@@ -1,0 +1,1 @@
+"""Content items: the item page, downloads, and the managers' library."""

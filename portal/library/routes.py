@@ -1,0 +1,235 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import login_required
+
+from content_library import visibility
+from content_library.errors import Conflict, Invalid, NotFound
+from content_library.models import ARGUMENT_PARTS, LIST_ARGUMENT_FIELDS, STATUS_NAMES
+from content_library.rendering import markdown_to_html
+from content_library.services import catalog
+from content_library.services import items as item_service
+from content_library.services.files import store_file, stored_path
+
+from ..access import readable_item, requires, user
+from ..downloads import attachment
+from ..extensions import db
+from ..form_choices import choices as as_choices
+from ..forms_errors import put_errors
+from .forms import ConfirmForm, ItemForm, StatusForm
+
+bp = Blueprint("library", __name__)
+
+
+@bp.get("/shared")
+@login_required
+def champion_home():
+    cards = catalog.champion_items(db.session, user(), date.today())
+    return render_template("library/champion_home.html", cards=cards)
+
+
+@bp.get("/content/<slug>")
+@login_required
+def item(slug: str):
+    found = readable_item(slug)
+    return render_template(
+        "library/item.html", item=found, body_html=markdown_to_html(found.body),
+        parts=ARGUMENT_PARTS, today=date.today(),
+        can_manage=visibility.may(user(), "manage_content"),
+        status_form=StatusForm(), transitions=item_service.TRANSITIONS[found.status],
+        verbs=item_service.TRANSITION_VERBS, status_names=STATUS_NAMES,
+    )
+
+
+@bp.get("/content/<slug>/file")
+@login_required
+def download(slug: str):
+    found = readable_item(slug)
+    if found.file is None:
+        raise NotFound(slug)
+    path = stored_path(Path(current_app.config["UPLOAD_DIR"]), found.file.sha256)
+    if not path.is_file():
+        raise NotFound(slug)
+    inline = request.args.get("inline") == "1" and found.file.kind in ("pdf", "png", "jpeg")
+    return attachment(path, found.file.mime, found.file_name or "file", inline=inline)
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _fill_choices(form: ItemForm) -> None:
+    choices = catalog.taxonomy_choices(db.session)
+    form.type.choices = as_choices([("", "Choose a type…")] + [(t.slug, t.name)
+                                                               for t in choices["content_types"]])
+    for name in ("stages", "stakeholders", "solutions", "verticals"):
+        getattr(form, name).choices = as_choices((t.slug, t.name) for t in choices[name])
+
+
+def _input(form: ItemForm) -> item_service.ItemInput:
+    argument = {}
+    for name, _, is_list in ARGUMENT_PARTS:
+        raw = getattr(form, f"argument_{name}").data
+        argument[name] = _lines(raw) if is_list else (raw or "").strip()
+    return item_service.ItemInput(
+        slug=(form.slug.data or "").strip() or item_service.slugify(form.title.data or ""),
+        title=form.title.data or "", summary=form.summary.data or "", type=form.type.data or "",
+        audience=form.audience.data or "", status=form.status.data or "",
+        stages=tuple(form.stages.data or ()), stakeholders=tuple(form.stakeholders.data or ()),
+        solutions=tuple(form.solutions.data or ()), verticals=tuple(form.verticals.data or ()),
+        owner=(form.owner.data or "").strip() or None, review_by=form.review_by.data,
+        body=form.body.data or "", argument=argument,
+    )
+
+
+def _fill_from_item(form: ItemForm, found) -> None:
+    snap = item_service.snapshot(found)
+    for key in ("title", "slug", "summary", "type", "audience", "status", "owner", "body"):
+        getattr(form, key).data = snap[key]
+    for key in ("stages", "stakeholders", "solutions", "verticals"):
+        getattr(form, key).data = snap[key]
+    form.review_by.data = found.review_by
+    for name, _, _ in ARGUMENT_PARTS:
+        value = snap["argument"].get(name)
+        getattr(form, f"argument_{name}").data = (
+            "\n".join(value) if name in LIST_ARGUMENT_FIELDS and value else (value or ""))
+    form.version.data = str(found.version)
+
+
+def _uploaded_file(form: ItemForm):
+    upload = form.file.data
+    if not upload or not getattr(upload, "filename", ""):
+        return None
+    return store_file(db.session, Path(current_app.config["UPLOAD_DIR"]), upload.stream,
+                      upload.filename, int(current_app.config["MAX_UPLOAD_BYTES"]))
+
+
+def _save(form: ItemForm, existing=None):
+    """Validate, store the upload, save; on a refusal put the reasons beside the fields."""
+    try:
+        file = _uploaded_file(form)
+        if file is None:
+            file = None if (existing is not None and form.remove_file.data) else item_service.KEEP_FILE
+        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        saved, outcome = item_service.save_item(
+            db.session, _input(form), user(), note=form.note.data or "",
+            expected_version=expected, existing=existing, file=file)
+    except Invalid as exc:
+        db.session.rollback()
+        put_errors(form, exc, {f"argument.{n}": f"argument_{n}" for n, _, _ in ARGUMENT_PARTS})
+        if form.file.data and getattr(form.file.data, "filename", "") and "file" not in exc.reasons:
+            form.file.errors = ["Choose the file again: files are not kept when a form is refused."]
+        return None
+    except Conflict as exc:
+        db.session.rollback()
+        form.form_errors = [f"{exc} Your changes are below: open the history in a new tab to "
+                            "compare, then save again."]
+        form.version.data = str(existing.version) if existing is not None else None
+        return None
+    return saved, outcome
+
+
+@bp.route("/library/new", methods=["GET", "POST"])
+@requires("manage_content")
+def new_item():
+    form = ItemForm()
+    _fill_choices(form)
+    if form.validate_on_submit():
+        result = _save(form)
+        if result:
+            flash(f"Created “{result[0].title}”.", "success")
+            return redirect(url_for("library.item", slug=result[0].slug))
+    status = 400 if request.method == "POST" else 200
+    return render_template("library/edit.html", form=form, item=None), status
+
+
+@bp.route("/content/<slug>/edit", methods=["GET", "POST"])
+@requires("manage_content")
+def edit_item(slug: str):
+    found = readable_item(slug)
+    form = ItemForm()
+    _fill_choices(form)
+    if request.method == "GET":
+        _fill_from_item(form, found)
+    elif form.validate_on_submit():
+        result = _save(form, existing=found)
+        if result:
+            saved, outcome = result
+            flash("Nothing changed." if outcome == "unchanged"
+                  else f"Saved version {saved.version}.", "success")
+            return redirect(url_for("library.item", slug=saved.slug))
+    status = 400 if request.method == "POST" else 200
+    return render_template("library/edit.html", form=form, item=found), status
+
+
+@bp.post("/content/<slug>/status")
+@requires("manage_content")
+def change_status(slug: str):
+    found = readable_item(slug)
+    form = StatusForm()
+    if form.validate_on_submit():
+        try:
+            item_service.change_status(db.session, found, form.status.data, user(), form.note.data or "")
+        except Invalid as exc:
+            db.session.rollback()
+            flash(next(iter(exc.reasons.values())), "error")
+        else:
+            flash(f"Now {STATUS_NAMES[found.status].lower()}.", "success")
+    return redirect(url_for("library.item", slug=found.slug))
+
+
+@bp.get("/library")
+@requires("view_library")
+def library():
+    page = request.args.get("page", "1")
+    flt = catalog.LibraryFilter(
+        status=request.args.get("status") or None, type=request.args.get("type") or None,
+        stage=request.args.get("stage") or None, text=request.args.get("q", ""),
+        stale_only=request.args.get("stale") == "1",
+        page=int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1,
+    )
+    cards, total = catalog.library_page(db.session, flt, date.today())
+    pages = max(1, -(-total // flt.per_page))
+    return render_template("library/library.html", cards=cards, total=total, flt=flt, pages=pages,
+                           choices=catalog.taxonomy_choices(db.session), status_names=STATUS_NAMES)
+
+
+@bp.get("/content/<slug>/versions")
+@requires("view_versions")
+def versions(slug: str):
+    found = readable_item(slug)
+    return render_template("library/versions.html", item=found,
+                           versions=list(reversed(found.versions)))
+
+
+@bp.get("/content/<slug>/versions/<int:number>")
+@requires("view_versions")
+def version(slug: str, number: int):
+    found = readable_item(slug)
+    old = item_service.get_version(found, number)
+    changes = item_service.compare(old.snapshot, item_service.snapshot(found))
+    return render_template("library/version.html", item=found, version=old, changes=changes,
+                           parts=ARGUMENT_PARTS, form=ConfirmForm(),
+                           body_html=markdown_to_html(old.snapshot.get("body", "")))
+
+
+@bp.post("/content/<slug>/versions/<int:number>/restore")
+@requires("manage_content")
+def restore(slug: str, number: int):
+    found = readable_item(slug)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        item_service.restore_version(db.session, found, number, user())
+        flash(f"Restored version {number} as version {found.version}.", "success")
+    return redirect(url_for("library.item", slug=found.slug))

@@ -1,0 +1,1 @@
+"""The rep's front door: the buyer's journey, and each stage's playbook."""

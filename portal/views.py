@@ -1,0 +1,44 @@
+"""Registers each area's blueprint, and what every page's layout needs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask
+from flask_login import current_user
+
+from content_library import visibility
+from content_library.models import PHASE_NAMES, ROLE_NAMES, STATUS_NAMES
+from content_library.services import taxonomy as taxonomy_service
+
+from .extensions import db
+from .library.forms import ConfirmForm
+
+
+def init_app(app: Flask) -> None:
+    from .admin.routes import bp as admin_bp
+    from .api.routes import bp as api_bp
+    from .library.routes import bp as library_bp
+    from .stages.routes import bp as stages_bp
+
+    for bp in (stages_bp, library_bp, admin_bp, api_bp):
+        app.register_blueprint(bp)
+
+    @app.context_processor
+    def _layout():
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+
+        def nav_stages():
+            if not visibility.may(user, "browse_stages"):
+                return []
+            return taxonomy_service.stages(db.session)
+
+        return {
+            "nav_stages": nav_stages,
+            "may": lambda action: visibility.may(user, action),
+            "logout_form": ConfirmForm,
+            "phase_names": PHASE_NAMES,
+            "status_names": STATUS_NAMES,
+            "role_names": ROLE_NAMES,
+            "today": date.today(),
+        }

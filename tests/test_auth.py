@@ -1,0 +1,178 @@
+"""Log-in, log-out, throttling, passwords, session versions and API tokens."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from content_library.models import ApiToken, User
+from content_library.services import users as user_service
+from portal.extensions import db
+from tests.conftest import PASSWORD, log_in, page_token
+
+
+def test_login_renews_the_session_and_lands_on_the_stage_home(client, make_user):
+    _, email = make_user("rep")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    response = log_in(client, email)
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    with client.session_transaction() as session:
+        assert "planted" not in session
+    assert "Where is your buyer?" in client.get("/").get_data(as_text=True)
+
+
+def test_champion_lands_on_what_was_shared(client, make_user):
+    _, email = make_user("champion")
+    assert log_in(client, email).headers["Location"] == "/shared"
+
+
+def test_unknown_email_and_wrong_password_get_the_same_answer(client, make_user):
+    _, email = make_user("rep")
+    wrong = log_in(client, email, "Wrong-password-1")
+    unknown = log_in(client, "nobody@example.com", "Wrong-password-1")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "That e-mail and password do not match an account."
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+
+
+def test_logout_really_ends_the_session_even_for_a_copied_cookie(app, client, make_user):
+    _, email = make_user("rep")
+    log_in(client, email)
+    stolen = client.get_cookie("portal_session").value
+    token = page_token(client, "/")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    other = app.test_client()
+    other.set_cookie("portal_session", stolen)
+    assert other.get("/").headers["Location"].startswith("/login")
+
+
+def test_deactivation_ends_sessions_at_once(app, client, make_user):
+    uid, email = make_user("rep")
+    log_in(client, email)
+    assert client.get("/stages/x").status_code in (200, 404)
+    with app.app_context():
+        person = db.session.get(User, uid)
+        user_service.update_user(db.session, person, name=person.name, role="rep", active=False)
+    assert client.get("/").status_code == 302
+    assert log_in(client, email).status_code == 401
+
+
+def test_password_change_ends_other_sessions(app, client, make_user):
+    uid, email = make_user("rep")
+    log_in(client, email)
+    with app.app_context():
+        person = db.session.get(User, uid)
+        user_service.change_password(db.session, person, PASSWORD, "Another-Long-Phrase-7")
+    assert client.get("/").status_code == 302
+    assert log_in(client, email, "Another-Long-Phrase-7").status_code == 302
+
+
+def test_login_is_throttled_per_account_with_retry_after(client, make_user):
+    _, email = make_user("rep")
+    for _ in range(10):
+        assert log_in(client, email, "Wrong-password-1").status_code == 401
+    blocked = log_in(client, email, PASSWORD)  # even the right password waits
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+
+
+def test_login_is_throttled_per_address_across_accounts(client, make_user):
+    for n in range(10):
+        log_in(client, f"guess{n}@example.com", "Wrong-password-1")
+    _, email = make_user("rep")
+    assert log_in(client, email).status_code == 429
+
+
+def test_the_throttle_is_shared_by_every_worker_through_the_database(app, make_user):
+    _, email = make_user("rep")
+    with app.app_context():
+        for _ in range(10):
+            user_service.authenticate(db.session, email, "nope-nope-nope", "10.0.0.1")
+    second_worker = app.test_client()  # a different client: only the database is shared
+    assert log_in(second_worker, email).status_code == 429
+
+
+@pytest.mark.parametrize("password, reason", [
+    ("", "Enter a password"),
+    ("short1!", "at least 8"),
+    ("x" * 129, "at most 128"),
+    ("password1", "too common"),
+    ("aaaaaaaaaaaa", "too easy"),
+])
+def test_weak_passwords_are_refused(ctx, password, reason):
+    from content_library.errors import Invalid
+
+    with pytest.raises(Invalid) as caught:
+        user_service.create_user(ctx, user_service.NewUser("p@example.com", "P", "rep", password))
+    assert reason in caught.value.reasons["password"]
+    assert ctx.scalar(select(User)) is None
+
+
+def test_long_passwords_are_never_truncated(ctx):
+    long = "correct horse battery staple " * 4  # 116 characters
+    user_service.create_user(ctx, user_service.NewUser("long@example.com", "L", "rep", long))
+    assert user_service.authenticate(ctx, "long@example.com", long, "a") is not None
+    assert user_service.authenticate(ctx, "long@example.com", long[:-1], "a") is None
+
+
+def test_passwords_are_stored_with_argon2id(ctx, make_user):
+    make_user("rep", email="hash@example.com")
+    stored = ctx.scalar(select(User.password_hash))
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_cli_creates_users_and_refuses_bad_input_changing_nothing(app, runner):
+    ok = runner.invoke(args=["users", "create", "new@example.com", "--role", "manager",
+                             "--name", "New Person"], input="Quiet-River-Stone-8\n")
+    assert ok.exit_code == 0, ok.output
+    for args, stdin, words in [
+        (["new@example.com", "--role", "rep", "--name", "Dup"], "Quiet-River-Stone-8\n", "already"),
+        (["x@example.com", "--role", "boss", "--name", "X"], "Quiet-River-Stone-8\n", "role"),
+        (["y@example.com", "--role", "rep", "--name", "Y"], "\n", "password"),
+        (["z@example.com", "--role", "rep", "--name", "Z"], "123\n", "password"),
+        (["c@example.com", "--role", "champion", "--name", "C"], "Quiet-River-Stone-8\n", "company"),
+    ]:
+        result = runner.invoke(args=["users", "create", *args], input=stdin)
+        assert result.exit_code != 0 and words in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    with app.app_context():
+        assert db.session.scalars(select(User.email)).all() == ["new@example.com"]
+
+
+def test_api_token_is_printed_once_stored_hashed_and_works(app, runner, client, make_user,
+                                                           make_item):
+    _, email = make_user("rep")
+    make_item("visible")
+    result = runner.invoke(args=["users", "token", email])
+    token = result.output.strip()
+    assert result.exit_code == 0 and token.startswith("pt_") and "\n" not in token
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken.token_hash))
+        assert stored != token and token not in stored
+    ok = client.get("/api/v1/content/visible", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.json["slug"] == "visible"
+    bad = client.get("/api/v1/content/visible", headers={"Authorization": "Bearer pt_wrong"})
+    assert bad.status_code == 401 and "error" in bad.json
+
+
+def test_token_for_unknown_user_fails_with_one_line(runner, app):
+    result = runner.invoke(args=["users", "token", "ghost@example.com"])
+    assert result.exit_code != 0 and "ghost@example.com" in result.output
+
+
+def test_admin_creates_a_user_and_a_refused_form_keeps_what_was_typed(client, make_user, login):
+    _, admin = make_user("admin")
+    login(admin)
+    token = page_token(client, "/admin/users/new")
+    refused = client.post("/admin/users/new", data={
+        "csrf_token": token, "email": admin, "name": "Typed Name", "role": "rep",
+        "password": "password1"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "A user with this e-mail already exists." in html and "too common" in html
+    assert 'value="Typed Name"' in html
+    created = client.post("/admin/users/new", data={
+        "csrf_token": token, "email": "fresh@example.com", "name": "Fresh", "role": "rep",
+        "password": "Quiet-River-Stone-8"})
+    assert created.status_code == 302
