@@ -176,3 +176,15 @@ def test_admin_creates_a_user_and_a_refused_form_keeps_what_was_typed(client, ma
         "csrf_token": token, "email": "fresh@example.com", "name": "Fresh", "role": "rep",
         "password": "Quiet-River-Stone-8"})
     assert created.status_code == 302
+
+
+def test_a_person_creates_an_api_token_shown_once(client, make_user, login):
+    _, email = make_user("rep")
+    login(email)
+    token_page = client.post("/account/token", data={"csrf_token": page_token(client, "/account")})
+    token = __import__("re").search(r'id="token-text">(pt_[^<]+)<', token_page.get_data(as_text=True))
+    assert token_page.status_code == 200 and token
+    api = client.application.test_client()
+    answer = api.get("/api/v1/stages", headers={"Authorization": f"Bearer {token.group(1)}"})
+    assert answer.status_code == 200
+    assert token.group(1) not in client.get("/account").get_data(as_text=True)

@@ -178,3 +178,15 @@ def test_library_lists_every_status_for_managers(client, make_user, login, make_
     assert all(f"S {s}" in html for s in ("Draft", "In Review", "Published", "Archived"))
     drafts = text(client.get("/library?status=draft"))
     assert "S Draft" in drafts and "S Published" not in drafts
+
+
+def test_a_form_posted_twice_creates_one_item_and_says_why(app, client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    data = {"csrf_token": page_token(client, "/library/new"), "title": "Twice", "type": "case-study",
+            "audience": "external", "status": "draft", "stages": ["negotiating"]}
+    assert client.post("/library/new", data=data).status_code == 302
+    again = client.post("/library/new", data=data)
+    assert again.status_code == 400 and "Another item already uses this slug." in text(again)
+    with app.app_context():
+        assert db.session.scalars(select(ContentItem.slug)).all() == ["twice"]

@@ -75,4 +75,16 @@ def account():
             session.clear()
             flash("Password changed: log in again with the new one.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/account.html", form=form), 400 if form.errors else 200
+    return render_template("auth/account.html", form=form, token_form=LogoutForm()), \
+        400 if form.errors else 200
+
+
+@bp.post("/account/token")
+@login_required
+def new_token():
+    """A new API token, shown on this one page and never again (only its hash is kept)."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("auth.account"))
+    token = user_service.issue_token(db.session, current_user.email)
+    return render_template("auth/token.html", token=token)
