@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, g, request
 
@@ -14,17 +14,22 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def _plain_path(path: str) -> bool:
+    return (path.startswith("/") and not path.startswith("//")
+            and not any(ord(c) < 32 or c in "\\\x7f" for c in path))
+
+
 def is_local_path(target: str | None) -> bool:
     """True only for a path on this site: `/library`, never `//evil`, `/\\evil`,
     `https:evil`, `javascript:…` or anything with a scheme or host."""
-    if not target or not isinstance(target, str):
-        return False
-    if any(ord(c) < 32 or c == "\\" for c in target):
-        return False
-    if not target.startswith("/") or target.startswith("//"):
+    if not target or not isinstance(target, str) or not _plain_path(target):
         return False
     parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
+    if parts.scheme or parts.netloc:
+        return False
+    # The path once percent-decoded too: something that decodes `/%2F…`, `/%5C…` or `/%09/…`
+    # on the way must not find `//`, a backslash or a control character either.
+    return _plain_path(unquote(parts.path))
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -36,7 +36,9 @@ def init_app(app: Flask) -> None:
         return {
             "nav_stages": nav_stages,
             "may": lambda action: visibility.may(user, action),
-            "logout_form": ConfirmForm,
+            # formdata=None: the layout never reads the request body (an error page for an
+            # oversized upload would raise 413 again while rendering).
+            "logout_form": lambda: ConfirmForm(formdata=None),
             "phase_names": PHASE_NAMES,
             "status_names": STATUS_NAMES,
             "role_names": ROLE_NAMES,
