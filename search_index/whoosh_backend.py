@@ -24,7 +24,8 @@ hidden documents or is too slow.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from functools import reduce
 from operator import and_, or_
 from pathlib import Path
@@ -39,9 +40,11 @@ from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResu
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
+    PAIRS_FIELD,
     ParsedText,
     build_query,
     clean,
+    pairs_of,
     parse,
     phrases_and_terms,
 )
@@ -65,6 +68,20 @@ def viewer_class(viewer: Viewer) -> str:
     if viewer.role in _STAFF_ROLES and not viewer.external_only:
         return STAFF
     return CHAMPION
+
+
+@contextmanager
+def _committing(writer) -> Iterator[None]:
+    """Commit what the block wrote; if it (or the commit) fails, cancel instead,
+    which releases Whoosh's lock. A cancelled writer is never committed."""
+    try:
+        yield
+        writer.commit()
+    except BaseException:
+        if not writer.is_closed:
+            with suppress(Exception):
+                writer.cancel()
+        raise
 
 
 def _empty_result() -> SearchResult:
@@ -110,13 +127,9 @@ class WhooshBackend(SearchBackend):
         with self._store.locked() as deadline:
             _, ix = self._store.ensure_current()
             writer = self._store.writer(ix, deadline)
-            try:
+            with _committing(writer):
                 for document in documents.values():
                     writer.update_document(**document)
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
 
     def remove_items(self, slugs: Iterable[str]) -> None:
         wanted = list(dict.fromkeys(slug for slug in slugs if slug))
@@ -125,13 +138,9 @@ class WhooshBackend(SearchBackend):
         with self._store.locked() as deadline:
             _, ix = self._store.ensure_current()
             writer = self._store.writer(ix, deadline)
-            try:
+            with _committing(writer):
                 for slug in wanted:
                     writer.delete_by_term("slug", slug)
-            except BaseException:
-                writer.cancel()
-                raise
-            writer.commit()
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Index ``items`` into a new folder, then make it the live index.
@@ -145,7 +154,7 @@ class WhooshBackend(SearchBackend):
             count = 0
             try:
                 writer = self._store.writer(ix, deadline, limitmb=256)
-                try:
+                with _committing(writer):
                     seen: set[str] = set()
                     for item in items:
                         if not item.slug or item.slug in seen:
@@ -153,10 +162,6 @@ class WhooshBackend(SearchBackend):
                         seen.add(item.slug)
                         writer.add_document(**to_document(item))
                         count += 1
-                except BaseException:
-                    writer.cancel()
-                    raise
-                writer.commit()
             except BaseException:
                 self._store.discard(name)
                 raise
@@ -173,10 +178,7 @@ class WhooshBackend(SearchBackend):
 
     def fingerprints(self) -> dict[str, str]:
         def read(snapshot: Snapshot, reader) -> dict[str, str]:
-            return {
-                fields["slug"]: fields.get("fingerprint", "") or ""
-                for _, fields in reader.iter_docs()
-            }
+            return {fields["slug"]: fields.get("fingerprint", "") or "" for _, fields in reader.iter_docs()}
 
         return self._with_reader(read, {})
 
@@ -292,12 +294,9 @@ class WhooshBackend(SearchBackend):
             matched = docs if matched is None else matched & docs
             if not matched:
                 return docsets.EMPTY
-        if phrases:
-            searcher = Searcher(reader, closereader=False)
-            for words in phrases:
-                docs = 0
-                for field in FIELD_BOOSTS:
-                    docs |= snapshot.phrase_docs(searcher, field, words)
+        for words in phrases:
+            for pair in pairs_of(words):
+                docs = snapshot.term_docs(reader, PAIRS_FIELD, pair)
                 matched = docs if matched is None else matched & docs
                 if not matched:
                     return docsets.EMPTY
@@ -423,9 +422,7 @@ class WhooshBackend(SearchBackend):
                 result.append(suggestion)
         return result[:limit]
 
-    def _complete_word(
-        self, snapshot: Snapshot, reader, text: str, group: str, limit: int
-    ) -> list[str]:
+    def _complete_word(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
         """Completions of the last word typed, most frequent first, as the
         whole typed text with that word completed."""
         lowered = text.lower()

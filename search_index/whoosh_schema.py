@@ -14,7 +14,14 @@ from whoosh import fields, formats
 from content_library.records import SearchableItem
 
 from .base import FACETS
-from .query_text import make_analyzer, make_word_analyzer
+from .query_text import (
+    PAIRS_FIELD,
+    make_analyzer,
+    make_pair_analyzer,
+    make_word_analyzer,
+    pairs_of,
+    terms_of,
+)
 
 SCHEMA_VERSION = "1"
 
@@ -37,17 +44,17 @@ def build_schema() -> fields.Schema:
     analyzer = make_analyzer()
     words = make_word_analyzer()
     facet_fields = {
-        name: fields.KEYWORD(commas=True, lowercase=False, scorable=True)
-        for name in FACET_FIELDS.values()
+        name: fields.KEYWORD(commas=True, lowercase=False, scorable=True) for name in FACET_FIELDS.values()
     }
+    # no positions: phrases are matched through the pairs field
     return fields.Schema(
         slug=fields.ID(unique=True, stored=True, sortable=True),
-        title=fields.TEXT(analyzer=analyzer, stored=True),
-        summary=fields.TEXT(analyzer=analyzer, stored=True),
-        argument=fields.TEXT(analyzer=analyzer),
-        tags=fields.TEXT(analyzer=analyzer),
-        body=fields.TEXT(analyzer=analyzer),
-        file_text=fields.TEXT(analyzer=analyzer),
+        title=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        summary=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
+        argument=fields.TEXT(analyzer=analyzer, phrase=False),
+        tags=fields.TEXT(analyzer=analyzer, phrase=False),
+        body=fields.TEXT(analyzer=analyzer, phrase=False),
+        file_text=fields.TEXT(analyzer=analyzer, phrase=False),
         audience=fields.ID,
         status=fields.ID,
         updated_at=fields.DATETIME(sortable=True),
@@ -55,6 +62,7 @@ def build_schema() -> fields.Schema:
         fingerprint=fields.STORED,
         **facet_fields,
         **{
+            PAIRS_FIELD: fields.FieldType(formats.Existence(), make_pair_analyzer(), scorable=True),
             WORDS_EXTERNAL: fields.FieldType(formats.Existence(), words, scorable=True),
             WORDS_INTERNAL: fields.FieldType(formats.Existence(), words, scorable=True),
         },
@@ -89,12 +97,14 @@ def to_document(item: SearchableItem) -> dict:
         "usage_score": min(max(float(item.usage_score or 0.0), 0.0), 1.0),
         "fingerprint": item.fingerprint or "",
     }
+    texts = (item.title, item.summary, item.argument_text, item.tag_names, item.body_text)
+    document[PAIRS_FIELD] = " ".join(
+        pair for text in (*texts, item.file_text) for pair in pairs_of(terms_of(text or ""))
+    )
     for facet, values in item.facet_values().items():
         document[FACET_FIELDS[facet]] = _keywords(tuple(values))
     if item.status == PUBLISHED:
-        words = " ".join(
-            (item.title, item.summary, item.argument_text, item.tag_names, item.body_text)
-        )
+        words = " ".join(text or "" for text in texts)
         target = WORDS_EXTERNAL if item.audience == EXTERNAL else WORDS_INTERNAL
         document[target] = words
     return document

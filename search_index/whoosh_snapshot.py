@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime
 from itertools import compress
 from math import log
 
-from whoosh.query import Phrase
 from whoosh.reading import IndexReader
 
 from . import docsets
@@ -72,9 +71,7 @@ class SegmentFacts:
         self.segid = reader.segment().segid
         self.size = size = reader.doc_count_all()
         self.slugs: list[str] = list(reader.column_reader("slug"))
-        self.updated: list[datetime] = [
-            moment or _EPOCH for moment in reader.column_reader("updated_at")
-        ]
+        self.updated: list[datetime] = [moment or _EPOCH for moment in reader.column_reader("updated_at")]
         self.published = self._docs(reader, "status", PUBLISHED)
         self.external = self._docs(reader, "audience", EXTERNAL)
         self.facets: dict[str, dict[str, int]] = {}
@@ -187,10 +184,7 @@ class Snapshot:
     def _with_leaves(self, reader: IndexReader) -> list[tuple[SegmentFacts, int, IndexReader]]:
         """This generation's segments paired with the caller's own leaf readers."""
         leaves = [leaf for leaf, _ in _leaves(reader)]
-        return [
-            (facts, offset, leaf)
-            for (facts, offset), leaf in zip(self.segments, leaves, strict=True)
-        ]
+        return [(facts, offset, leaf) for (facts, offset), leaf in zip(self.segments, leaves, strict=True)]
 
     # Documents ------------------------------------------------------------
 
@@ -225,12 +219,6 @@ class Snapshot:
 
         return self._cached(("t", field, term), build)
 
-    def phrase_docs(self, searcher, field: str, words: tuple[str, ...]) -> int:
-        def build() -> int:
-            return docsets.from_docnums(Phrase(field, list(words)).docs(searcher), self.size)
-
-        return self._cached(("p", field, words), build)
-
     def newest_first(self) -> tuple[list[int], array]:
         """Every document number, most recently updated first (then by slug),
         and each document's position in that order."""
@@ -240,9 +228,7 @@ class Snapshot:
                 for facts, offset in self.segments:
                     keys.extend(
                         (moment, slug, offset + local)
-                        for local, (moment, slug) in enumerate(
-                            zip(facts.updated, facts.slugs, strict=True)
-                        )
+                        for local, (moment, slug) in enumerate(zip(facts.updated, facts.slugs, strict=True))
                     )
                 keys.sort(key=lambda k: k[1])
                 keys.sort(key=lambda k: k[0], reverse=True)  # stable: slugs stay in order
@@ -296,15 +282,11 @@ class Snapshot:
     def factors(self, reader: IndexReader, today: date | None = None) -> dict[str, list[float]]:
         """Segment id -> boost factor of each of its documents."""
         today = today or datetime.now(UTC).date()
-        return {
-            facts.segid: facts.factors(leaf, today) for facts, _, leaf in self._with_leaves(reader)
-        }
+        return {facts.segid: facts.factors(leaf, today) for facts, _, leaf in self._with_leaves(reader)}
 
     # Completion -----------------------------------------------------------
 
-    def titles(
-        self, reader: IndexReader, viewer_class: str
-    ) -> tuple[list[str], list[tuple[str, int]]]:
+    def titles(self, reader: IndexReader, viewer_class: str) -> tuple[list[str], list[tuple[str, int]]]:
         """Visible titles, and (lower-case title from a word start, title index)
         sorted, for word-prefix completion."""
         with self._lock:
@@ -333,9 +315,7 @@ class Snapshot:
             self._titles[viewer_class] = found
         return found
 
-    def complete_title(
-        self, reader: IndexReader, viewer_class: str, prefix: str, limit: int
-    ) -> list[str]:
+    def complete_title(self, reader: IndexReader, viewer_class: str, prefix: str, limit: int) -> list[str]:
         titles, starts = self.titles(reader, viewer_class)
         prefix = prefix.lower()[:80]
         chosen: dict[int, tuple] = {}

@@ -209,9 +209,7 @@ class _PatientWriter(SegmentWriter):
 
     def _commit_toc(self, segments):
         TOC(self.schema, segments, self.generation).write(self.storage, self.indexname)
-        retire_unused_files(
-            self.storage, self.indexname, self.generation, segments, self.retire_after
-        )
+        retire_unused_files(self.storage, self.indexname, self.generation, segments, self.retire_after)
 
 
 def retire_unused_files(storage, indexname, generation, segments, retire_after) -> None:

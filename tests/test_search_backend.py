@@ -205,11 +205,7 @@ def expected_facets(items, filters) -> dict[str, dict[str, int]]:
         by_value: dict[str, int] = {}
         for item in items:
             values = item.facet_values()
-            if all(
-                set(values[other]) & set(chosen)
-                for other, chosen in filters.items()
-                if other != facet
-            ):
+            if all(set(values[other]) & set(chosen) for other, chosen in filters.items() if other != facet):
                 for value in values[facet]:
                     by_value[value] = by_value.get(value, 0) + 1
         counts[facet] = by_value
@@ -290,6 +286,14 @@ def test_quoted_phrase_needs_the_words_together(library):
     assert phrase.hits[0].slug == "roi-calculator"  # in the summary, not the body
 
 
+def test_phrases_of_three_words_and_no_phrase_across_fields(library):
+    assert slugs_of(search(library, '"pushes back on price"')) == ["pricing-objection-handling"]
+    assert search(library, '"pushes price back"').total == 0
+    # the title ends with "guide" and the summary starts with "Step": not a phrase
+    assert search(library, '"guide step"').total == 0
+    assert search(library, "guide step").total == 1
+
+
 def test_scores_are_ordered_and_positive(library):
     result = search(library, "pricing")
     scores = [hit.score for hit in result.hits]
@@ -304,9 +308,7 @@ def test_freshness_and_usage_boost_is_modest_and_exact(tmp_path):
         [
             make_item("stale", "Discovery questions", updated_at=NOW - timedelta(days=500), **twin),
             make_item("fresh", "Discovery questions", updated_at=NOW, usage_score=1.0, **twin),
-            make_item(
-                "half", "Discovery questions", updated_at=NOW - timedelta(days=365 // 2), **twin
-            ),
+            make_item("half", "Discovery questions", updated_at=NOW - timedelta(days=365 // 2), **twin),
         ]
     )
     result = search(backend, "discovery questions")
@@ -402,9 +404,7 @@ def test_filtered_counts_follow_or_within_and_across(library, filters):
         result = search(library, "", viewer, filters=filters)
         items = visible_items(viewer)
         chosen = [
-            item
-            for item in items
-            if all(set(item.facet_values()[f]) & set(v) for f, v in filters.items())
+            item for item in items if all(set(item.facet_values()[f]) & set(v) for f, v in filters.items())
         ]
         assert result.total == len(chosen)
         assert set(slugs_of(result)) == {item.slug for item in chosen}
@@ -765,7 +765,9 @@ def test_a_failed_rebuild_leaves_the_live_index_alone(fresh, tmp_path):
     with pytest.raises(RuntimeError):
         fresh.rebuild(broken())
     assert fresh.fingerprints() == before
-    assert len([p for p in (tmp_path / "index").iterdir() if p.is_dir()]) == 1
+    assert len(generation_folders(tmp_path / "index")) == 1
+    fresh.index_items([replace(LIBRARY[0], fingerprint="fp-after")])  # the locks were released
+    assert fresh.fingerprints()["crm-integration-guide"] == "fp-after"
 
 
 def test_clear_empties_the_index(fresh):
