@@ -23,6 +23,23 @@ FACETS: tuple[str, ...] = ("stage", "stakeholder", "solution", "vertical", "type
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
 MAX_FILTER_VALUES = 50
+MAX_SYNONYM_GROUPS = 1000
+MAX_GROUP_SIZE = 16
+
+#: Groups of words or phrases that mean the same ("roi", "return on investment").
+SynonymTable = tuple[tuple[str, ...], ...]
+
+
+def normalise_synonyms(table) -> SynonymTable:
+    """Groups of at least two non-empty strings, as plain tuples, capped."""
+    groups = []
+    for group in tuple(table or ())[:MAX_SYNONYM_GROUPS]:
+        if isinstance(group, str):
+            continue
+        members = tuple(m for m in tuple(group)[:MAX_GROUP_SIZE] if isinstance(m, str) and m)
+        if len(members) > 1:
+            groups.append(members)
+    return tuple(groups)
 
 
 class IndexBusy(Exception):
@@ -38,13 +55,15 @@ class SearchQuery:
 
     ``filters`` maps a facet name (one of :data:`FACETS`) to the selected tag
     slugs: OR within one facet, AND across facets. Unknown facet names are
-    ignored.
+    ignored. ``synonyms`` are the managers' groups of interchangeable words
+    and phrases: a typed word or phrase found in a group matches any member.
     """
 
     text: str = ""
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     page: int = 1
     per_page: int = 20
+    synonyms: SynonymTable = ()
 
     def clamped(self) -> SearchQuery:
         """The same query with page, per_page and filters brought into range."""
@@ -58,7 +77,13 @@ class SearchQuery:
             chosen = tuple(dict.fromkeys(v for v in values if isinstance(v, str) and v))
             if chosen:
                 filters[facet] = chosen[:MAX_FILTER_VALUES]
-        return SearchQuery(text=self.text or "", filters=filters, page=page, per_page=per_page)
+        return SearchQuery(
+            text=self.text or "",
+            filters=filters,
+            page=page,
+            per_page=per_page,
+            synonyms=normalise_synonyms(self.synonyms),
+        )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from whoosh import query
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.lang.porter2 import stem
 
+from .base import SynonymTable
+
 MAX_CHARS = 256
 MAX_TERMS = 32
 
@@ -205,21 +207,73 @@ def parse(text: str) -> ParsedText:
     return ParsedText(tuple(chunks))
 
 
-def phrases_and_terms(parsed: ParsedText) -> tuple[list[tuple[str, ...]], list[str]]:
-    """The phrases (two or more terms) and the single terms to match, deduplicated."""
-    phrases: dict[tuple[str, ...], None] = {}
-    terms: dict[str, None] = {}
-    for chunk in parsed.chunks:
-        chunk_terms = chunk.terms
-        if chunk.quoted and len(chunk_terms) > 1:
-            phrases[chunk_terms] = None
+#: What a query asks for: every *unit* must match; a unit matches when any of
+#: its *alternatives* does; an alternative is one term or a phrase (2+ terms).
+Alternative = tuple[str, ...]
+Unit = tuple[Alternative, ...]
+Plan = tuple[Unit, ...]
+
+MAX_SYNONYM_TERMS = 8  # words in one synonym
+MAX_EXTRA_ALTERNATIVES = 64  # synonyms one query may add in all
+
+
+@lru_cache(maxsize=16)
+def _synonym_index(table: SynonymTable) -> tuple[dict[Alternative, Unit], int]:
+    """Analysed synonym -> every member of its groups; and the longest synonym."""
+    index: dict[Alternative, dict[Alternative, None]] = {}
+    for group in table:
+        members = [tuple(terms_of(member)) for member in group]
+        members = [m for m in dict.fromkeys(members) if m and len(m) <= MAX_SYNONYM_TERMS]
+        if len(members) < 2:
+            continue
+        for member in members:
+            alternatives = index.setdefault(member, {member: None})
+            alternatives.update(dict.fromkeys(members))
+    longest = max((len(key) for key in index), default=0)
+    return {key: tuple(found) for key, found in index.items()}, longest
+
+
+def plan(parsed: ParsedText, synonyms: SynonymTable = ()) -> Plan:
+    """The units to match: each plain word, each quoted phrase, and each run of
+    words (or phrase) that is a synonym, widened to its whole group."""
+    index, longest = _synonym_index(synonyms) if synonyms else ({}, 0)
+    budget = MAX_EXTRA_ALTERNATIVES
+    units: dict[Unit, None] = {}
+
+    def add(key: Alternative) -> None:
+        nonlocal budget
+        found = index.get(key)
+        if found and len(found) - 1 <= budget:
+            budget -= len(found) - 1
+            units[found] = None
         else:
-            for term in chunk_terms:
-                terms[term] = None
-    return list(phrases), list(terms)
+            units[(key,)] = None
+
+    for chunk in parsed.chunks:
+        terms = chunk.terms
+        if chunk.quoted and len(terms) > 1:
+            add(terms)
+            continue
+        position = 0
+        while position < len(terms):
+            for size in range(min(longest, len(terms) - position), 1, -1):
+                key = terms[position : position + size]
+                if key in index:
+                    add(key)
+                    position += size
+                    break
+            else:
+                add(terms[position : position + 1])
+                position += 1
+    return tuple(units)
 
 
-class _AcrossFields(query.Or):
+def plan_terms(units: Plan) -> frozenset[str]:
+    """Every term a plan may match (for highlighting)."""
+    return frozenset(term for unit in units for alternative in unit for term in alternative)
+
+
+class _Union(query.Or):
     """OR as a tree of union matchers at every index size: Whoosh otherwise
     pre-scores every posting of every field below 5,000 documents, which is
     slower for common words than skipping low-scoring blocks."""
@@ -228,7 +282,7 @@ class _AcrossFields(query.Or):
 
 
 def term_query(term: str, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
-    return _AcrossFields([query.Term(field, term, boost=boost) for field, boost in boosts.items()])
+    return _Union([query.Term(field, term, boost=boost) for field, boost in boosts.items()])
 
 
 def phrase_query(words: tuple[str, ...], boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
@@ -238,10 +292,17 @@ def phrase_query(words: tuple[str, ...], boosts: dict[str, float] = FIELD_BOOSTS
     return query.And(parts)
 
 
-def build_query(parsed: ParsedText, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query | None:
-    """AND of the terms and phrases, each an OR across the text fields; None if empty."""
-    phrases, terms = phrases_and_terms(parsed)
-    parts = [phrase_query(p, boosts) for p in phrases] + [term_query(t, boosts) for t in terms]
+def alternative_query(terms: Alternative, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
+    return term_query(terms[0], boosts) if len(terms) == 1 else phrase_query(terms, boosts)
+
+
+def build_query(units: Plan, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query | None:
+    """AND of the units, each an OR of its alternatives, each term an OR across
+    the text fields; None when there is nothing to match."""
+    parts = []
+    for unit in units:
+        options = [alternative_query(alternative, boosts) for alternative in unit]
+        parts.append(options[0] if len(options) == 1 else _Union(options))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else query.And(parts)

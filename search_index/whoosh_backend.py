@@ -41,12 +41,16 @@ from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
     PAIRS_FIELD,
+    Alternative,
     ParsedText,
+    Plan,
+    analyse_word,
     build_query,
     clean,
     pairs_of,
     parse,
-    phrases_and_terms,
+    plan,
+    plan_terms,
 )
 from .spelling import correctable, distance, one_edit_away
 from .whoosh_schema import to_document
@@ -251,9 +255,10 @@ class WhooshBackend(SearchBackend):
     ) -> SearchResult:
         visible = snapshot.visible[group]
         selections = self._selections(snapshot, query)
+        units = plan(parsed, query.synonyms)
         matched = visible
-        if not parsed.is_empty:
-            matched &= self._matched(snapshot, reader, parsed)
+        if units:
+            matched &= self._matched(snapshot, reader, units)
         allowed = reduce(and_, selections.values(), matched)
         total = docsets.count(allowed)
         facets = self._facet_counts(snapshot, matched, selections)
@@ -262,15 +267,15 @@ class WhooshBackend(SearchBackend):
         stop = start + query.per_page
         if start >= total:
             hits: list[Hit] = []
-        elif parsed.is_empty:
+        elif not units:
             hits = self._hits(reader, [(d, 0.0) for d in snapshot.newest(allowed, start, stop)], ())
         else:
-            ranked = self._ranked(snapshot, reader, parsed, group, allowed, start, stop)
-            hits = self._hits(reader, ranked, frozenset(parsed.terms()))
+            ranked = self._ranked(snapshot, reader, units, group, allowed, start, stop)
+            hits = self._hits(reader, ranked, plan_terms(units))
 
         suggestion = None
-        if not parsed.is_empty and total < FEW_RESULTS:
-            suggestion = self._did_you_mean(snapshot, reader, parsed, group, selections, total)
+        if units and total < FEW_RESULTS:
+            suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, total)
         return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
 
     @staticmethod
@@ -283,24 +288,32 @@ class WhooshBackend(SearchBackend):
         return selections
 
     @staticmethod
-    def _matched(snapshot: Snapshot, reader, parsed: ParsedText) -> int:
-        """Every live document matching all terms and phrases (any visibility)."""
-        phrases, terms = phrases_and_terms(parsed)
+    def _matched(snapshot: Snapshot, reader, units: Plan) -> int:
+        """Every live document matching every unit of the plan (any visibility)."""
         matched = None
-        for term in terms:
-            docs = 0
-            for field in FIELD_BOOSTS:
-                docs |= snapshot.term_docs(reader, field, term)
+        for unit in units:
+            docs = docsets.EMPTY
+            for alternative in unit:
+                docs |= WhooshBackend._alternative_docs(snapshot, reader, alternative)
             matched = docs if matched is None else matched & docs
             if not matched:
                 return docsets.EMPTY
-        for words in phrases:
-            for pair in pairs_of(words):
-                docs = snapshot.term_docs(reader, PAIRS_FIELD, pair)
-                matched = docs if matched is None else matched & docs
-                if not matched:
-                    return docsets.EMPTY
         return matched or docsets.EMPTY
+
+    @staticmethod
+    def _alternative_docs(snapshot: Snapshot, reader, terms: Alternative) -> int:
+        """A term in any text field, or a phrase (all of its adjacent pairs)."""
+        docs = docsets.EMPTY
+        if len(terms) == 1:
+            for field in FIELD_BOOSTS:
+                docs |= snapshot.term_docs(reader, field, terms[0])
+            return docs
+        for number, pair in enumerate(pairs_of(terms)):
+            found = snapshot.term_docs(reader, PAIRS_FIELD, pair)
+            docs = found if number == 0 else docs & found
+            if not docs:
+                break
+        return docs
 
     @staticmethod
     def _facet_counts(
@@ -322,7 +335,7 @@ class WhooshBackend(SearchBackend):
     def _ranked(
         snapshot: Snapshot,
         reader,
-        parsed: ParsedText,
+        units: Plan,
         group: str,
         allowed: int,
         start: int,
@@ -334,7 +347,7 @@ class WhooshBackend(SearchBackend):
             factors=snapshot.factors(reader),
         )
         searcher = Searcher(reader, weighting=weighting, closereader=False)
-        whoosh_query = build_query(parsed)
+        whoosh_query = build_query(units)
         results = searcher.search(
             whoosh_query, filter=docsets.MarksFilter(allowed, snapshot.size), limit=stop
         )
@@ -356,13 +369,18 @@ class WhooshBackend(SearchBackend):
         snapshot: Snapshot,
         reader,
         parsed: ParsedText,
+        query: SearchQuery,
         group: str,
         selections: dict[str, int],
         total: int,
     ) -> str | None:
+        units = plan(parsed, query.synonyms)
+        widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
         for word in parsed.surface_words():
-            if self._word_count(snapshot, reader, group, word) or not correctable(word):
+            if not correctable(word) or analyse_word(word) in widened:
+                continue
+            if self._word_count(snapshot, reader, group, word):
                 continue
             better = self._correct(snapshot, reader, group, word)
             if better:
@@ -370,9 +388,10 @@ class WhooshBackend(SearchBackend):
         if not corrections:
             return None
         fixed = parsed.replaced(corrections)
-        if fixed.is_empty:
+        fixed_units = plan(fixed, query.synonyms)
+        if not fixed_units:
             return None
-        matched = self._matched(snapshot, reader, fixed) & snapshot.visible[group]
+        matched = self._matched(snapshot, reader, fixed_units) & snapshot.visible[group]
         found = docsets.count(reduce(and_, selections.values(), matched))
         return fixed.as_text() if found > total else None
 

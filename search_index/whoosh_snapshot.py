@@ -39,7 +39,6 @@ from .whoosh_schema import EXTERNAL, FACET_FIELDS, PUBLISHED, WORDS_EXTERNAL, WO
 
 STAFF = "staff"
 CHAMPION = "external"
-VIEWER_CLASSES = (STAFF, CHAMPION)
 
 #: Words fields whose lexicon a viewer class may draw corrections and
 #: completions from.
@@ -50,7 +49,7 @@ USAGE_WEIGHT = 0.15
 FRESHNESS_DAYS = 365
 MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
-_TERM_CACHE_BYTES = 64 * 1024 * 1024
+_TERM_CACHE_BYTES = 32 * 1024 * 1024
 _TITLE_WORD = re.compile(r"\w", re.UNICODE)
 _EPOCH = datetime(1970, 1, 1)
 

@@ -27,7 +27,7 @@ from search_index import (
     create_backend,
     register_backend,
 )
-from search_index.query_text import FIELD_BOOSTS, MAX_TERMS, build_query, parse
+from search_index.query_text import FIELD_BOOSTS, MAX_TERMS, build_query, parse, plan
 from search_index.whoosh_backend import WhooshBackend
 from search_index.whoosh_store import IndexStore
 
@@ -336,6 +336,43 @@ def test_strong_relevance_is_not_overturned_by_the_boost(tmp_path):
     assert slugs_of(search(backend, "renewal")) == ["relevant", "popular"]
 
 
+# Synonyms --------------------------------------------------------------------
+
+PAYBACK = (("payback", "return on investment", "ROI"),)
+
+
+def test_synonyms_widen_a_word_to_words_and_phrases(library):
+    assert search(library, "payback").total == 0
+    widened = search(library, "payback", synonyms=PAYBACK)
+    assert set(slugs_of(widened)) == {"roi-calculator", "pricing-objection-handling"}
+    assert "<mark>" in widened.hits[0].highlight
+    assert widened.suggestion is None
+
+
+def test_synonyms_match_a_typed_phrase_or_run_of_words(library):
+    typed = set(slugs_of(search(library, "return on investment calculator", synonyms=PAYBACK)))
+    assert typed == {"roi-calculator"}
+    quoted = set(slugs_of(search(library, '"return on investment"', synonyms=PAYBACK)))
+    assert quoted == {"roi-calculator", "pricing-objection-handling"}
+    assert search(library, "roi", synonyms=PAYBACK).total == 2
+
+
+def test_synonyms_never_reveal_hidden_items(library):
+    table = (("payback", "zanzibar", "marmoset", "quokka"),)
+    assert search(library, "payback", CHAMPION, synonyms=table).total == 0
+    assert search(library, "payback", REP, synonyms=table).total == 2  # the internal ones
+    assert search(library, "payback", ADMIN, synonyms=table).suggestion is None
+
+
+def test_bad_synonym_tables_are_ignored(library):
+    odd = ("lonely", ("",), ("one",), ("the", "a"), ("x" * 10_000, "pricing"), [1, 2])
+    assert search(library, "pricing", synonyms=odd).total == search(library, "pricing").total
+    huge = tuple((f"w{n}", "pricing") for n in range(5000))
+    started = time.perf_counter()
+    search(library, "w1 w2 w3", synonyms=huge)
+    assert time.perf_counter() - started < 2.0
+
+
 # Highlights ------------------------------------------------------------------
 
 _TAG = re.compile(r"<[^>]*>")
@@ -613,7 +650,7 @@ def test_field_syntax_is_just_words(library):
         assert search(library, text, REP).total == 0
     assert slugs_of(search(library, "internal:pricing")) == ["internal-pricing-sheet"]
     assert search(library, "internal:pricing", CHAMPION).total == 0
-    query = build_query(parse("title:x^100 audience:internal status:draft"))
+    query = build_query(plan(parse("title:x^100 audience:internal status:draft")))
     assert {field for field, _ in query.iter_all_terms()} <= set(FIELD_BOOSTS)
 
 
