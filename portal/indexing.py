@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from flask import Flask, current_app
@@ -32,15 +33,24 @@ def backend(app: Flask | None = None):
     return found
 
 
-def drain_pending(app: Flask) -> int:
+RETRY_SECONDS = 0.5
+
+
+def drain_pending(app: Flask, *, retries: int = 3) -> int:
     """Apply pending index changes with a session of their own. Never fails a request:
-    anything not applied stays pending for the next drain."""
+    anything not applied stays pending, and is retried shortly in the background while
+    another process holds the index's writer lock."""
     factory = db.session_factory(app)
     session = factory()
     try:
         return drain(backend(app), DatabaseFeed(session))
     except IndexBusy:
         log.warning("search index busy: changes left pending")
+        if retries > 0:
+            timer = threading.Timer(RETRY_SECONDS, drain_pending, args=(app,),
+                                    kwargs={"retries": retries - 1})
+            timer.daemon = True
+            timer.start()
     except SQLAlchemyError:
         log.exception("could not read the index change log")
     finally:

@@ -19,9 +19,10 @@ def init_app(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .api.routes import bp as api_bp
     from .library.routes import bp as library_bp
+    from .search.routes import bp as search_bp
     from .stages.routes import bp as stages_bp
 
-    for bp in (stages_bp, library_bp, admin_bp, api_bp):
+    for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp):
         app.register_blueprint(bp)
 
     @app.context_processor

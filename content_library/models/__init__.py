@@ -17,6 +17,7 @@ from .items import (
     item_stakeholders,
     item_verticals,
 )
+from .search import ContentRequest, SearchLog, SynonymGroup
 from .taxonomy import (
     FORECAST_CATEGORY,
     PHASE_NAMES,
@@ -46,14 +47,17 @@ __all__ = [
     "ApiToken",
     "Base",
     "ContentItem",
+    "ContentRequest",
     "ContentType",
     "IndexChange",
     "ItemVersion",
     "LoginFailure",
+    "SearchLog",
     "Solution",
     "Stage",
     "Stakeholder",
     "StoredFile",
+    "SynonymGroup",
     "User",
     "Vertical",
     "item_solutions",

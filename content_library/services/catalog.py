@@ -174,3 +174,34 @@ def taxonomy_choices(session: Session) -> dict[str, list]:
         "verticals": list(session.scalars(select(Vertical).order_by(Vertical.position))),
         "content_types": list(session.scalars(select(ContentType).order_by(ContentType.position))),
     }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Published items per stage × stakeholder: the gaps marketing must fill."""
+
+    stages: list[TagRef]
+    stakeholders: list[TagRef]  # the last column, slug "", is content for every stakeholder
+    counts: dict[tuple[str, str], int]
+
+    def count(self, stage: str, stakeholder: str) -> int:
+        return self.counts.get((stage, stakeholder), 0)
+
+
+def coverage(session: Session, solution: str | None = None, vertical: str | None = None) -> Coverage:
+    """Counts what a rep at each stage would be offered for each stakeholder; an item for
+    every solution or vertical counts under any choice, as the stage pages treat it."""
+    stmt = _with_tags(select(ContentItem).where(ContentItem.status == "published"))
+    counts: dict[tuple[str, str], int] = {}
+    for item in session.scalars(stmt):
+        if not (_fits(solution, item.solutions)[0] and _fits(vertical, item.verticals)[0]):
+            continue
+        stakeholders = [t.slug for t in item.stakeholders] or [""]
+        for stage in item.stages:
+            for stakeholder in stakeholders:
+                key = (stage.slug, stakeholder)
+                counts[key] = counts.get(key, 0) + 1
+    choices = taxonomy_choices(session)
+    return Coverage(stages=[_ref(s) for s in choices["stages"]],
+                    stakeholders=[_ref(s) for s in choices["stakeholders"]] + [TagRef("", "Everyone")],
+                    counts=counts)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Invalid
 from .exchange import ImportReport, import_library
+from .search_words import parse_terms, save_synonyms, synonym_table
 from .users import NewUser, create_user, find_by_email
 
 # Demo log-ins, printed by `make run`. Only for trying the portal on one machine.
@@ -18,6 +19,16 @@ DEMO_USERS = (
     NewUser("ryan.rep@demo.example", "Ryan Rep", "rep", "Rep-demo-2026"),
     NewUser("chris.champion@contoso-health.example", "Chris Champion", "champion",
             "Champion-demo-2026", company="Contoso Health"),
+)
+
+
+# Words reps type for the same thing; managers edit these under Taxonomy → Synonyms.
+DEMO_SYNONYMS = (
+    "ROI = return on investment",
+    "TCO = total cost of ownership",
+    "battlecard = battle card",
+    "RFP = request for proposal",
+    "CFO = finance director = economic buyer",
 )
 
 
@@ -36,4 +47,8 @@ def load_demo(session: Session, upload_dir: Path) -> tuple[int, ImportReport]:
                 raise RuntimeError(f"demo user {data.email}: {exc}") from exc
             created += 1
     report = import_library(session, demo_library_path(), upload_dir)
+    known = {frozenset(terms) for terms in synonym_table(session)}
+    for line in DEMO_SYNONYMS:
+        if frozenset(parse_terms(line)) not in known:
+            save_synonyms(session, line)
     return created, report

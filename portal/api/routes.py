@@ -8,12 +8,16 @@ from flask_login import current_user
 from content_library import visibility
 from content_library.models import ARGUMENT_FIELDS
 from content_library.rendering import markdown_to_html
+from search_index import FACETS
 from content_library.services import catalog
 from content_library.services import taxonomy as taxonomy_service
 
 from ..access import readable_item, user
 from ..errors import error_response
 from ..extensions import csrf, db
+from ..indexing import backend
+from ..search import service as search_service
+from ..search.routes import filters_from
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -102,3 +106,34 @@ def stage_content(slug: str):
     context = catalog.DealContext(stage=stage.slug, **picked)
     cards = catalog.recommend(db.session, user(), context, date.today())
     return jsonify({"stage": stage.slug, "results": [card_json(c) for c in cards]})
+
+
+def _positive_int(name: str, default: int, upper: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= upper:
+        return None
+    return int(raw)
+
+
+@bp.get("/search")
+def search():
+    page = _positive_int("page", 1, 10_000)
+    per_page = _positive_int("per_page", 20, 100)
+    if page is None:
+        return error_response(400, "page must be a whole number from 1.")
+    if per_page is None:
+        return error_response(400, "per_page must be a whole number from 1 to 100.")
+    found = search_service.search(db.session, backend(), user(), request.args.get("q", ""),
+                                  filters_from(request.args), page=page, per_page=per_page)
+    by_slug = {f.card.slug: f for f in found.found}
+    return jsonify({
+        "total": found.total,
+        "page": page,
+        "per_page": per_page,
+        "results": [{**card_json(f.card), "highlight": f.highlight, "score": round(f.score, 4)}
+                    for f in by_slug.values()],
+        "facets": {facet: dict(found.raw_facets.get(facet, {})) for facet in FACETS},
+        "suggestion": found.suggestion,
+    })

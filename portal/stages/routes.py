@@ -49,3 +49,14 @@ def stage(slug: str):
     groups = catalog.playbook(session, user(), context, date.today())
     return render_template("stages/stage.html", stage=current_stage, groups=groups,
                            context=context, choices=choices)
+
+
+@bp.get("/coverage")
+@requires("view_library")
+def coverage():
+    choices = catalog.taxonomy_choices(db.session)
+    solution = _choice("solution", choices["solutions"])
+    vertical = _choice("vertical", choices["verticals"])
+    matrix = catalog.coverage(db.session, solution=solution, vertical=vertical)
+    return render_template("stages/coverage.html", matrix=matrix, choices=choices,
+                           solution=solution, vertical=vertical)

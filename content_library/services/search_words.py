@@ -1,0 +1,104 @@
+"""Synonyms managers edit, the search log, and requests to marketing for missing content."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..database import begin_write
+from ..errors import Invalid, NotFound
+from ..models import ContentRequest, SearchLog, SynonymGroup, User, utcnow
+
+MAX_TERMS = 12
+MAX_TERM_LENGTH = 60
+
+
+def synonym_groups(session: Session) -> list[SynonymGroup]:
+    return list(session.scalars(select(SynonymGroup).order_by(SynonymGroup.id)))
+
+
+def synonym_table(session: Session) -> tuple[tuple[str, ...], ...]:
+    """Every group as a tuple of lowercase terms: what the search backend expands with."""
+    return tuple(tuple(group.terms) for group in synonym_groups(session) if len(group.terms) > 1)
+
+
+def parse_terms(text: str) -> list[str]:
+    """'ROI = return on investment, payback' → ['roi', 'return on investment', 'payback']."""
+    parts = re.split(r"[=,\n;]+", text or "")
+    terms: list[str] = []
+    for part in parts:
+        term = " ".join(re.findall(r"[\w'-]+", part.lower()))
+        if term and term not in terms:
+            terms.append(term)
+    return terms
+
+
+def save_synonyms(session: Session, text: str, group_id: int | None = None) -> SynonymGroup:
+    terms = parse_terms(text)
+    if len(terms) < 2:
+        raise Invalid({"terms": "Give at least two words or phrases that mean the same, "
+                                "separated by '=' or ','."})
+    if len(terms) > MAX_TERMS:
+        raise Invalid({"terms": f"Use at most {MAX_TERMS} words or phrases in one group."})
+    if any(len(t) > MAX_TERM_LENGTH for t in terms):
+        raise Invalid({"terms": f"Keep each phrase under {MAX_TERM_LENGTH} characters."})
+    begin_write(session)
+    group = session.get(SynonymGroup, group_id) if group_id else SynonymGroup()
+    if group is None:
+        session.rollback()
+        raise NotFound(group_id)
+    group.terms = terms
+    group.updated_at = utcnow()
+    session.add(group)
+    session.commit()
+    return group
+
+
+def delete_synonyms(session: Session, group_id: int) -> None:
+    begin_write(session)
+    group = session.get(SynonymGroup, group_id)
+    if group is not None:
+        session.delete(group)
+    session.commit()
+
+
+def log_search(session: Session, query: str, results: int, role: str) -> None:
+    """Only what the person typed, normalised; browsing with no words is not a search."""
+    words = " ".join((query or "").lower().split())[:256]
+    if not words:
+        return
+    begin_write(session)
+    session.add(SearchLog(query=words, results=results, role=role or "anonymous"))
+    session.commit()
+
+
+def request_content(session: Session, user: User, query: str, filters: dict,
+                    message: str) -> ContentRequest:
+    message = (message or "").strip()
+    if not message and not (query or "").strip():
+        raise Invalid({"message": "Say what you were looking for."})
+    if len(message) > 2000:
+        raise Invalid({"message": "Use at most 2,000 characters."})
+    begin_write(session)
+    request = ContentRequest(requester_id=user.id, query=(query or "")[:256],
+                             filters={k: list(v) for k, v in filters.items()}, message=message)
+    session.add(request)
+    session.commit()
+    return request
+
+
+def open_requests(session: Session) -> list[ContentRequest]:
+    return list(session.scalars(select(ContentRequest).where(ContentRequest.done.is_(False))
+                                .order_by(ContentRequest.created_at.desc())))
+
+
+def close_request(session: Session, request_id: int) -> None:
+    begin_write(session)
+    request = session.get(ContentRequest, request_id)
+    if request is None:
+        session.rollback()
+        raise NotFound(request_id)
+    request.done = True
+    session.commit()

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from content_library.errors import Invalid
+from content_library.services import search_words
+
+from ..access import requires, user
+from ..extensions import db
+from ..forms_errors import put_errors
+from ..indexing import backend
+from ..library.forms import ConfirmForm
+from . import service
+from .forms import ContentRequestForm, SynonymForm
+
+bp = Blueprint("search", __name__)
+
+
+def filters_from(args) -> dict[str, tuple[str, ...]]:
+    return {facet: tuple(v for v in args.getlist(facet) if v)[:50] for facet in service.FACET_KINDS}
+
+
+def page_number(value: str | None) -> int:
+    return int(value) if value and value.isdigit() and 0 < int(value) <= 500 else 1
+
+
+@bp.get("/search")
+@login_required
+def results():
+    text = request.args.get("q", "")
+    filters = filters_from(request.args)
+    found = service.search(db.session, backend(), user(), text, filters,
+                           page=page_number(request.args.get("page")))
+    form = ContentRequestForm(query=text, filters=json.dumps(found.filters))
+    return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,
+                           request_form=form)
+
+
+@bp.get("/search/suggest")
+@login_required
+def suggest():
+    return jsonify(service.suggestions(backend(), user(), request.args.get("q", "")))
+
+
+@bp.post("/search/request")
+@requires("browse_stages")
+def ask_marketing():
+    form = ContentRequestForm()
+    if form.validate_on_submit():
+        try:
+            filters = json.loads(form.filters.data or "{}")
+            if not isinstance(filters, dict):
+                filters = {}
+        except ValueError:
+            filters = {}
+        try:
+            search_words.request_content(db.session, user(), form.query.data or "",
+                                         {k: v for k, v in filters.items() if isinstance(v, list)},
+                                         form.message.data or "")
+        except Invalid as exc:
+            flash(next(iter(exc.reasons.values())), "error")
+        else:
+            flash("Thanks: marketing sees your request in their list.", "success")
+    return redirect(url_for("search.results", q=form.query.data or ""))
+
+
+@bp.route("/admin/synonyms", methods=["GET", "POST"])
+@requires("manage_taxonomy")
+def synonyms():
+    form = SynonymForm()
+    if form.validate_on_submit():
+        try:
+            search_words.save_synonyms(db.session, form.terms.data or "")
+        except Invalid as exc:
+            put_errors(form, exc)
+        else:
+            flash("Saved: searches use it from now on.", "success")
+            return redirect(url_for("search.synonyms"))
+    return render_template("search/synonyms.html", form=form, confirm=ConfirmForm(),
+                           groups=search_words.synonym_groups(db.session)), \
+        400 if form.errors else 200
+
+
+@bp.post("/admin/synonyms/<int:group_id>/delete")
+@requires("manage_taxonomy")
+def delete_synonyms(group_id: int):
+    if ConfirmForm().validate_on_submit():
+        search_words.delete_synonyms(db.session, group_id)
+        flash("Deleted.", "success")
+    return redirect(url_for("search.synonyms"))
+
+
+@bp.get("/admin/requests")
+@requires("view_library")
+def content_requests():
+    return render_template("search/requests.html", requests=search_words.open_requests(db.session),
+                           confirm=ConfirmForm())
+
+
+@bp.post("/admin/requests/<int:request_id>/done")
+@requires("manage_content")
+def close_request(request_id: int):
+    if ConfirmForm().validate_on_submit():
+        search_words.close_request(db.session, request_id)
+        flash("Marked as done.", "success")
+    return redirect(url_for("search.content_requests"))

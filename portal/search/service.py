@@ -1,0 +1,112 @@
+"""One search, from what a person typed to cards they may see.
+
+The backend answers slugs in order with visibility applied inside the engine; every hit
+is then re-checked against the database, the source of truth, before anyone sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from content_library import visibility
+from content_library.models import ContentItem, User
+from content_library.records import ItemCard
+from content_library.services import catalog
+from content_library.services.search_words import log_search, synonym_table
+from search_index import FACETS, SearchQuery, SearchResult
+
+FACET_KINDS = {"stage": "stages", "stakeholder": "stakeholders", "solution": "solutions",
+               "vertical": "verticals", "type": "content_types"}
+FACET_NAMES = {"stage": "Stage", "stakeholder": "Stakeholder", "solution": "Solution",
+               "vertical": "Vertical", "type": "Type"}
+MAX_QUERY = 256
+
+
+@dataclass(frozen=True)
+class Found:
+    card: ItemCard
+    highlight: str
+    score: float
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    slug: str
+    name: str
+    count: int
+    selected: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    text: str
+    filters: dict[str, tuple[str, ...]]
+    page: int
+    per_page: int
+    total: int
+    found: list[Found]
+    facets: dict[str, list[FacetValue]]
+    raw_facets: dict[str, dict[str, int]]
+    suggestion: str | None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.filters.values())
+
+
+def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, ContentItem]:
+    if not slugs:
+        return {}
+    stmt = (select(ContentItem).where(ContentItem.slug.in_(slugs),
+                                      visibility.published_filter(user))
+            .options(selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
+                     selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
+                     selectinload(ContentItem.type)))
+    return {item.slug: item for item in session.scalars(stmt)}
+
+
+def search(session: Session, backend, user: User, text: str, filters: dict[str, tuple[str, ...]],
+           page: int = 1, per_page: int = 20, *, log: bool = True) -> SearchPage:
+    text = (text or "")[:MAX_QUERY]
+    filters = {f: tuple(filters.get(f, ())) for f in FACETS if filters.get(f)}
+    query = SearchQuery(text=text, filters=filters, page=page, per_page=per_page,
+                        synonyms=synonym_table(session))
+    result: SearchResult = backend.search(query, visibility.viewer_for(user))
+    items = _recheck(session, user, [hit.slug for hit in result.hits])
+    today = date.today()
+    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score)
+             for hit in result.hits if hit.slug in items]
+    if log and text.strip() and page == 1:
+        log_search(session, text, result.total, user.role)
+    return SearchPage(text=text, filters=filters, page=page, per_page=per_page,
+                      total=result.total, found=found, facets=_named_facets(session, result, filters),
+                      raw_facets=result.facets, suggestion=result.suggestion)
+
+
+def _named_facets(session: Session, result: SearchResult,
+                  filters: dict[str, tuple[str, ...]]) -> dict[str, list[FacetValue]]:
+    choices = catalog.taxonomy_choices(session)
+    named: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        counts = result.facets.get(facet, {})
+        selected = set(filters.get(facet, ()))
+        values = [FacetValue(tag.slug, tag.name, counts.get(tag.slug, 0), tag.slug in selected)
+                  for tag in choices[FACET_KINDS[facet]]
+                  if counts.get(tag.slug) or tag.slug in selected]
+        named[facet] = values
+    return named
+
+
+def suggestions(backend, user: User, prefix: str, limit: int = 8) -> list[str]:
+    prefix = (prefix or "").strip()[:64]
+    if len(prefix) < 2:
+        return []
+    return backend.suggest(prefix, visibility.viewer_for(user), limit)
