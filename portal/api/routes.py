@@ -8,9 +8,9 @@ from flask_login import current_user
 from content_library import visibility
 from content_library.models import ARGUMENT_FIELDS
 from content_library.rendering import markdown_to_html
-from search_index import FACETS
 from content_library.services import catalog
 from content_library.services import taxonomy as taxonomy_service
+from search_index import FACETS
 
 from ..access import readable_item, user
 from ..errors import error_response
