@@ -89,3 +89,42 @@ def test_no_script_runs_from_stored_content(demo_app, make_user):
         links = page.locator(".body a").evaluate_all("els => els.map(e => e.href)")
         assert not any(h.startswith("javascript:") for h in links)
         assert dialogs == []
+
+
+def test_rep_searches_picks_a_suggestion_narrows_by_facet_and_opens_a_result(demo_app):
+    email, password = demo_login("rep")
+    with live_server(demo_app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/login")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="Where is your buyer?").wait_for()
+
+        page.keyboard.press("/")  # the search box is one keystroke away
+        assert page.evaluate("document.activeElement.id") == "search-box"
+        page.keyboard.type("busin", delay=40)
+        option = page.locator("#search-suggestions [role=option]").first
+        option.wait_for()
+        picked = option.inner_text()
+        assert picked.lower().startswith("busin") or "busin" in picked.lower()
+        option.click()
+        page.wait_for_url("**/search?q=*")
+        assert page.locator(".hit").count() > 0
+
+        facet = page.locator(".facet").filter(has_text="Stakeholder").locator("label").first
+        facet_name = facet.locator("span").first.inner_text()
+        total_before = page.locator(".hit").count()
+        facet.click()
+        page.wait_for_url("**stakeholder=*")
+        assert page.locator(".facet input:checked").count() == 1
+        assert page.locator(".hit").count() <= total_before
+        first = page.locator(".hit .card-title a").first
+        title = first.inner_text()
+        first.click()
+        page.locator("article.item h1").wait_for()
+        assert page.locator("article.item h1").inner_text() == title
+        assert facet_name in page.locator(".facts").inner_text()
+        assert errors == []

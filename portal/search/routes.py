@@ -34,7 +34,8 @@ def results():
     filters = filters_from(request.args)
     found = service.search(db.session, backend(), user(), text, filters,
                            page=page_number(request.args.get("page")))
-    form = ContentRequestForm(query=text, filters=json.dumps(found.filters))
+    form = ContentRequestForm(query=text, filters=json.dumps(found.filters),
+                              message=f"Content about “{text.strip()}”" if text.strip() else "")
     return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,
                            request_form=form)
 
