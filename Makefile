@@ -21,10 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/portal db upgrade
-	$(BIN)/portal demo load --if-empty
-	$(BIN)/portal index check --repair --quiet
-	@$(BIN)/portal demo users
+	$(BIN)/portal setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --no-debugger --no-reload --with-threads
 

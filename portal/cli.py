@@ -161,9 +161,23 @@ def users_token(email: str):
         _fail(str(exc))
 
 
+@click.command("setup", help="Everything `make run` needs before serving, in one process: "
+                             "migrate, load the demo into an empty library, catch the index up.")
+@with_appcontext
+@click.pass_context
+def setup(ctx: click.Context):
+    from flask_migrate import upgrade
+
+    upgrade()
+    ctx.invoke(demo_load, if_empty=True)
+    ctx.invoke(index_check, repair=True, quiet=True)
+    ctx.invoke(demo_users)
+
+
 def init_app(app: Flask) -> None:
     for group in (demo_group, library_group, index_group, users_group):
         app.cli.add_command(group)
+    app.cli.add_command(setup)
 
 
 def _create_app():
