@@ -24,8 +24,16 @@ def demo_login(role: str) -> tuple[str, str]:
     return person.email, person.password
 
 
+def log_in_as(page, base: str, role: str) -> None:
+    email, password = demo_login(role)
+    page.goto(base + "/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Where is your buyer?").wait_for()
+
+
 def test_rep_finds_an_argument_by_stage_and_copies_a_part(demo_app):
-    email, password = demo_login("rep")
     with live_server(demo_app) as base, chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
@@ -35,11 +43,7 @@ def test_rep_finds_an_argument_by_stage_and_copies_a_part(demo_app):
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
 
-        page.goto(base + "/")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Where is your buyer?").wait_for()
+        log_in_as(page, base, "rep")
 
         page.locator(".stage-cards a", has_text="business case").first.click()
         page.locator(".stage-head h1").wait_for()
@@ -71,16 +75,11 @@ def test_no_script_runs_from_stored_content(demo_app, make_user):
             summary="<script>alert(2)</script>",
             body="<script>alert(3)</script>\n\n[x](javascript:alert(4))\n\n<svg onload=alert(5)>",
             argument={"value_statement": "<b onmouseover=alert(6)>hi</b>"}), None)
-    email, password = demo_login("rep")
     with live_server(demo_app) as base, chromium() as browser:
         page = browser.new_page()
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(base + "/login")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Where is your buyer?").wait_for()
+        log_in_as(page, base, "rep")
         for path in ("/content/evil", "/stages/building-business-case"):
             page.goto(base + path)
             page.wait_for_load_state("load")
@@ -92,16 +91,11 @@ def test_no_script_runs_from_stored_content(demo_app, make_user):
 
 
 def test_rep_searches_picks_a_suggestion_narrows_by_facet_and_opens_a_result(demo_app):
-    email, password = demo_login("rep")
     with live_server(demo_app) as base, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(base + "/login")
-        page.get_by_label("E-mail").fill(email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Where is your buyer?").wait_for()
+        log_in_as(page, base, "rep")
 
         page.keyboard.press("/")  # the search box is one keystroke away
         assert page.evaluate("document.activeElement.id") == "search-box"

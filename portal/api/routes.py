@@ -6,10 +6,10 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask_login import current_user
 
 from content_library import visibility
-from content_library.models import ARGUMENT_FIELDS
 from content_library.rendering import markdown_to_html
 from content_library.services import catalog
 from content_library.services import taxonomy as taxonomy_service
+from content_library.services.items import snapshot
 from search_index import FACETS
 
 from ..access import readable_item, user
@@ -37,25 +37,13 @@ def _authenticate():
 
 
 def item_json(item) -> dict:
+    """The item's saved state (the same snapshot its versions keep), plus what readers need."""
     file = item.file
     return {
-        "slug": item.slug,
-        "title": item.title,
-        "summary": item.summary,
-        "type": item.type.slug,
-        "audience": item.audience,
-        "status": item.status,
-        "stages": [t.slug for t in item.stages],
-        "stakeholders": [t.slug for t in item.stakeholders],
-        "solutions": [t.slug for t in item.solutions],
-        "verticals": [t.slug for t in item.verticals],
-        "owner": item.owner_email,
-        "review_by": item.review_by.isoformat() if item.review_by else None,
+        **{k: v for k, v in snapshot(item).items() if k != "file"},
         "stale": item.is_stale(date.today()),
         "updated_at": item.updated_at.isoformat() + "Z",
-        "body": item.body,
         "body_html": markdown_to_html(item.body),
-        "argument": {k: item.argument[k] for k in ARGUMENT_FIELDS if k in (item.argument or {})},
         "file_url": url_for("library.download", slug=item.slug) if file else None,
         "file": {"name": item.file_name, "kind": file.kind, "size": file.size,
                  "text_readable": file.text is not None} if file else None,
