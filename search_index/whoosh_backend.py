@@ -2,11 +2,13 @@
 
 How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
 
-1. The typed text becomes plain terms and phrases (:mod:`search_index.query_text`).
-2. The matching documents are found as a doc set -- AND over terms of the OR
-   over text fields of each term's cached postings -- and intersected with
-   what the viewer's class may see. Browsing (no terms) starts from the
-   visible set.
+1. The typed text becomes plain terms and phrases, widened by the synonym
+   table, as a plan: units that must all match, each with alternatives
+   (:mod:`search_index.query_text`).
+2. The matching documents are found as a doc set -- AND over units of the OR
+   over alternatives of each term's cached postings in any text field (or a
+   phrase's word pairs) -- and intersected with what the viewer's class may
+   see. Browsing (no terms) starts from the visible set.
 3. Totals and facet counts are intersections of doc sets: a facet's counts
    honour every selection but its own.
 4. Only the requested page is scored, by Whoosh's top-N collector limited to
@@ -27,6 +29,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import reduce
+from itertools import islice
 from operator import and_, or_
 from pathlib import Path
 
@@ -61,6 +64,7 @@ from .whoosh_store import RETIRE_AFTER, IndexStore
 __all__ = ["IndexBusy", "WhooshBackend"]
 
 FEW_RESULTS = 3
+_MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
 _STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
@@ -412,7 +416,8 @@ class WhooshBackend(SearchBackend):
                 candidates[candidate] = 1
         if not candidates:
             for field in fields:
-                for btext in reader.expand_prefix(field, word[:1]):
+                lexicon = reader.expand_prefix(field, word[:1])
+                for btext in islice(lexicon, _MAX_SCANNED_WORDS):
                     candidate = btext.decode("utf-8")
                     found = distance(word, candidate, limit=2)
                     if found <= 2:
