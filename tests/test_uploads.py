@@ -274,3 +274,12 @@ def test_replacing_a_file_with_a_refused_one_keeps_the_old(app, manager):
     })
     assert response.status_code == 400
     assert fetch(manager, "/content/deck/file").data == data
+
+
+def test_a_good_file_on_a_form_refused_for_another_field_leaves_nothing_on_disk(app, manager):
+    response = upload(manager, "deck.pdf", pdf_bytes(), stages="")
+    assert response.status_code == 400 and "Choose at least one stage." in response.get_data(
+        as_text=True)
+    assert "Choose the file again" in file_error(response.get_data(as_text=True))
+    assert counts(app) == (0, 0)
+    assert files_on_disk(app) == []

@@ -16,7 +16,7 @@ from ..database import begin_write
 from ..errors import Invalid
 from ..models import ARGUMENT_FIELDS, TAG_MODELS, ContentItem, User
 from . import taxonomy as taxonomy_service
-from .files import DEFAULT_MAX_BYTES, store_file, stored_path
+from .files import DEFAULT_MAX_BYTES, discard_unreferenced, store_file, stored_path
 from .items import ItemInput, apply_item, clean_argument, validate
 
 ITEM_KEYS = (
@@ -229,11 +229,14 @@ def import_library(session: Session, path: Path, upload_dir: Path, *, actor: Use
         session.flush()
     except BaseException:
         session.rollback()
+        discard_unreferenced(session, upload_dir)
         raise
     if dry_run:
         session.rollback()
+        discard_unreferenced(session, upload_dir)
     else:
         session.commit()
+        session.info.pop("new_files", None)
     return report
 
 

@@ -66,6 +66,7 @@ def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_na
             raise Invalid({"file": str(exc)}) from None
         sha = digest.hexdigest()
         begin_write(session)
+        session.info.setdefault("new_files", set()).add(sha)
         stored = session.scalar(select(StoredFile).where(StoredFile.sha256 == sha))
         target = stored_path(upload_dir, sha)
         if not target.exists():
@@ -81,3 +82,16 @@ def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_na
         return AttachedFile(stored, download_name(original_name, kind.extension))
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def discard_unreferenced(session: Session, upload_dir: Path) -> int:
+    """After a rollback: delete the files this session stored that no row refers to, so a
+    refused form or import leaves nothing behind on disk either. Returns how many went."""
+    removed = 0
+    for sha in session.info.pop("new_files", set()):
+        if session.scalar(select(StoredFile.id).where(StoredFile.sha256 == sha)) is None:
+            path = stored_path(upload_dir, sha)
+            if path.exists():
+                path.unlink()
+                removed += 1
+    return removed

@@ -20,7 +20,7 @@ from content_library.models import ARGUMENT_PARTS, LIST_ARGUMENT_FIELDS, STATUS_
 from content_library.rendering import markdown_to_html
 from content_library.services import catalog
 from content_library.services import items as item_service
-from content_library.services.files import store_file, stored_path
+from content_library.services.files import discard_unreferenced, store_file, stored_path
 
 from ..access import readable_item, requires, user
 from ..downloads import attachment
@@ -86,8 +86,8 @@ def _input(form: ItemForm) -> item_service.ItemInput:
         slug=(form.slug.data or "").strip() or item_service.slugify(form.title.data or ""),
         title=form.title.data or "", summary=form.summary.data or "", type=form.type.data or "",
         audience=form.audience.data or "", status=form.status.data or "",
-        stages=tuple(form.stages.data or ()), stakeholders=tuple(form.stakeholders.data or ()),
-        solutions=tuple(form.solutions.data or ()), verticals=tuple(form.verticals.data or ()),
+        **{name: tuple(v for v in getattr(form, name).data or () if v)
+           for name in ("stages", "stakeholders", "solutions", "verticals")},
         owner=(form.owner.data or "").strip() or None, review_by=form.review_by.data,
         body=form.body.data or "", argument=argument,
     )
@@ -127,16 +127,19 @@ def _save(form: ItemForm, existing=None):
             expected_version=expected, existing=existing, file=file)
     except Invalid as exc:
         db.session.rollback()
+        discard_unreferenced(db.session, Path(current_app.config["UPLOAD_DIR"]))
         put_errors(form, exc, {f"argument.{n}": f"argument_{n}" for n, _, _ in ARGUMENT_PARTS})
         if form.file.data and getattr(form.file.data, "filename", "") and "file" not in exc.reasons:
             form.file.errors = ["Choose the file again: files are not kept when a form is refused."]
         return None
     except Conflict as exc:
         db.session.rollback()
+        discard_unreferenced(db.session, Path(current_app.config["UPLOAD_DIR"]))
         form.form_errors = [f"{exc} Your changes are below: open the history in a new tab to "
                             "compare, then save again."]
         form.version.data = str(existing.version) if existing is not None else None
         return None
+    db.session.info.pop("new_files", None)
     return saved, outcome
 
 
