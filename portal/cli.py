@@ -74,9 +74,7 @@ def library_import(path: Path, dry_run: bool):
         report = exchange.import_library(db.session, path, _upload_dir(), dry_run=dry_run,
                                          max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
     except exchange.ImportFailed as exc:
-        for problem in exc.problems[1:20]:
-            click.echo(problem, err=True)
-        _fail(str(exc))
+        _fail(str(exc))  # the first problem, and how many more: one line
     prefix = "dry run, nothing changed: would have " if dry_run else ""
     click.echo(prefix + report.line())
 
@@ -119,12 +117,11 @@ def index_check(repair: bool, quiet: bool):
                              ("extra", drift.extra)):
             for slug in slugs[:50]:
                 click.echo(f"  {label}: {slug}")
-    if repair:
-        if not drift.clean or pending:
-            sync.repair(backend(), feed, drift)
-            click.echo("repaired: " + sync.check(backend(), feed).line())
-    elif not drift.clean:
-        sys.exit(1)
+    if repair and (not drift.clean or pending):
+        sync.repair(backend(), feed, drift)
+        click.echo("repaired: " + sync.check(backend(), feed).line())
+    elif not drift.clean or pending:
+        click.echo("run `index check --repair` to fix this")
 
 
 @click.group("users", help="People and API tokens.")
