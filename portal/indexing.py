@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -29,8 +30,20 @@ def backend(app: Flask | None = None):
         options = {"writer_timeout": float(app.config["SEARCH_WRITER_TIMEOUT"])}
         if app.config["SEARCH_BACKEND"] == "whoosh":
             options["index_dir"] = Path(app.config["INDEX_DIR"])
+        elif app.config["SEARCH_BACKEND"] == "postgres":
+            options["dsn"] = postgres_dsn(app)
         found = app.extensions["search"] = create_backend(app.config["SEARCH_BACKEND"], **options)
     return found
+
+
+def postgres_dsn(app: Flask) -> str:
+    """The app's own database as a libpq connection string (the postgres search backend
+    lives in it), e.g. postgresql+psycopg://u@h/db -> postgresql://u@h/db."""
+    url = make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() != "postgresql":
+        raise RuntimeError("the postgres search backend needs a PostgreSQL database "
+                           "(PORTAL_DATABASE_URL=postgresql+psycopg://...)")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 RETRY_SECONDS = 0.5
@@ -59,6 +72,8 @@ def drain_pending(app: Flask, *, retries: int = 3) -> int:
 
 
 def init_app(app: Flask) -> None:
+    if app.config["SEARCH_BACKEND"] == "postgres":
+        postgres_dsn(app)  # a wrong database fails now, not at the first search
     factory = db.session_factory(app)
 
     @event.listens_for(factory, "after_flush")

@@ -28,6 +28,7 @@ __all__ = [
 # name -> factory, or "module:attribute" naming one, imported on first use
 _REGISTRY: dict[str, Callable[..., SearchBackend] | str] = {
     "whoosh": "search_index.whoosh_backend:WhooshBackend",
+    "postgres": "search_index.postgres_backend:PostgresBackend",
 }
 
 

@@ -1,0 +1,908 @@
+"""Search inside PostgreSQL's own full-text search, for deployments with several web hosts.
+
+Every host reads and writes one table in the portal's database, so there is no index
+folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
+
+- **What a person typed** goes through :mod:`search_index.query_text` (plain words and
+  quoted phrases, synonyms, caps on length and terms). Each alternative becomes
+  ``plainto_tsquery``/``phraseto_tsquery('english', <bound text>)``; units are joined
+  with ``&&``, alternatives with ``||``; PostgreSQL's canonical text of that tsquery
+  is then bound to the searches. No SQL and no tsquery syntax is ever built from input.
+- **Visibility inside SQL**: only ``status = 'published'``; an ``external`` audience for
+  anyone who is not staff. Totals, facet counts, hits, "did you mean" and suggestions
+  all carry that condition, and the spelling lexicon holds only published words,
+  split by audience.
+- **Facets**: one statement counts each facet over the matches with every *other*
+  facet's selection applied (``&&`` overlap within a facet, AND across).
+- **Ranking**: ``ts_rank_cd`` over a weighted vector (title A; summary and tags B;
+  argument C; body and file text D) times the freshness and usage boost. It reads only
+  the document itself, so a score says nothing about documents the viewer cannot see.
+- **Writers** take one advisory lock per table (one writer at a time, like Whoosh),
+  wait at most ``writer_timeout`` for it or for any row (``SET LOCAL lock_timeout``),
+  and raise :class:`IndexBusy` instead. Readers never wait for writers.
+
+The fields of one item are separated by a gap of :data:`FIELD_GAP` positions in the
+vector (a one-space lexeme no query can produce), so a phrase never runs from the end
+of the title into the summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
+
+from content_library.records import SearchableItem, Viewer
+
+from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, SynonymTable
+from .highlight import highlight
+from .query_text import (
+    ParsedText,
+    Plan,
+    analyse_word,
+    clean,
+    make_word_analyzer,
+    parse,
+    plan,
+    plan_terms,
+    terms_of,
+)
+from .spelling import correctable, distance, one_edit_away
+
+__all__ = ["IndexBusy", "PostgresBackend"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA_VERSION = "1"
+_MARK = "enablement-portal search index"
+
+FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
+MAX_SUGGESTIONS = 20
+_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
+
+#: ts_rank_cd weights of the D, C, B and A parts of the vector.
+RANK_WEIGHTS = (0.1, 0.2, 0.4, 1.0)
+FRESHNESS_WEIGHT = 0.15
+USAGE_WEIGHT = 0.15
+FRESHNESS_DAYS = 365
+
+FIELD_GAP = 200  # vector positions between two fields: longer than any phrase one may type
+#: Characters of body and of file text indexed, tried in turn when a document's vector
+#: would pass PostgreSQL's 1 MB limit (only text with very many distinct words does).
+TEXT_CAPS = (2**31 - 1, 200_000, 20_000, 0)
+MAX_WORD_LENGTH = 60  # longer "words" stay out of the spelling lexicon
+MAX_SCANNED_WORDS = 20_000  # lexicon words one spelling correction may compare
+MAX_TITLE_CANDIDATES = 500
+READ_TIMEOUT_MS = 10_000  # a backstop: searches take milliseconds
+_BATCH = 500
+_KEEP_IDLE = 4
+
+_TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+_WORD_ANALYZER = make_word_analyzer()
+_TITLE_WORD = re.compile(r"\w", re.UNICODE)
+
+_BOOST = sql.SQL(
+    "(1 + {fw} * LEAST(GREATEST(1 - ((now() AT TIME ZONE 'UTC')::date"
+    " - (COALESCE(updated_at, 'epoch') AT TIME ZONE 'UTC')::date) / {days}::float8, 0), 1)"
+    " + {uw} * LEAST(GREATEST(usage_score, 0), 1))"
+).format(
+    fw=sql.Literal(FRESHNESS_WEIGHT), uw=sql.Literal(USAGE_WEIGHT), days=sql.Literal(FRESHNESS_DAYS)
+)
+_VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s)")
+
+
+def is_staff(viewer: Viewer) -> bool:
+    """Staff see every published item; champions, and any role not known here, only
+    published external ones (the Whoosh backend's ``viewer_class`` rule)."""
+    return viewer.role in _STAFF_ROLES and not viewer.external_only
+
+
+def _empty_result() -> SearchResult:
+    return SearchResult(total=0, hits=[], facets={facet: {} for facet in FACETS}, suggestion=None)
+
+
+# Values going in --------------------------------------------------------------
+
+
+def _plain(text: str | None) -> str:
+    """Text PostgreSQL accepts: no NUL characters, no unpaired surrogates."""
+    text = (text or "").replace("\x00", " ")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _lexicon_words(item: SearchableItem) -> list[str]:
+    """The unstemmed words "did you mean" and completions may offer (as Whoosh's
+    words fields: title, summary, argument, tags and body; not the file text)."""
+    texts = (item.title, item.summary, item.argument_text, item.tag_names, item.body_text)
+    found = {token.text for text in texts if text for token in _WORD_ANALYZER(_plain(text))}
+    return sorted(word for word in found if len(word) <= MAX_WORD_LENGTH)
+
+
+def _row(item: SearchableItem) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "slug": _plain(item.slug),
+        "title": _plain(item.title),
+        "summary": _plain(item.summary),
+        "tags": _plain(item.tag_names),
+        "argument": _plain(item.argument_text),
+        "body": _plain(item.body_text),
+        "file_text": _plain(item.file_text),
+        "audience": "external" if item.audience == "external" else "internal",
+        "status": _plain(item.status),
+        "updated_at": _utc(item.updated_at),
+        "usage_score": min(max(float(item.usage_score or 0.0), 0.0), 1.0),
+        "fingerprint": _plain(item.fingerprint),
+        "words": _lexicon_words(item),
+    }
+    for facet, values in item.facet_values().items():
+        row[facet] = list(dict.fromkeys(_plain(v) for v in values if v))
+    return row
+
+
+def _contributions(status: str, audience: str, words: Sequence[str]) -> Iterator[tuple[str, str]]:
+    """(word, audience) pairs one document adds to the lexicon: none unless published."""
+    if status == "published":
+        for word in words:
+            yield word, audience
+
+
+# Connections ------------------------------------------------------------------
+
+
+class _Connections:
+    """A few idle connections kept for reuse. Each operation takes one for itself, so
+    threads never share a connection; a process forked with idle connections leaves
+    them to its parent."""
+
+    def __init__(self, dsn: str, keep: int = _KEEP_IDLE):
+        params = conninfo_to_dict(dsn)
+        params.setdefault("connect_timeout", 10)
+        params.setdefault("application_name", "portal-search")
+        self._params = params
+        self._keep = keep
+        self._idle: list[psycopg.Connection] = []
+        self._inherited: list[psycopg.Connection] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(autocommit=True, **self._params)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        conn = self._take()
+        try:
+            yield conn
+        finally:
+            self._give_back(conn)
+
+    def _take(self) -> psycopg.Connection:
+        with self._lock:
+            if os.getpid() != self._pid:
+                self._inherited.extend(self._idle)  # the parent's: never used nor closed here
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        return self.connect()
+
+    def _give_back(self, conn: psycopg.Connection) -> None:
+        healthy = not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+        if healthy:
+            with self._lock:
+                if os.getpid() == self._pid and len(self._idle) < self._keep:
+                    self._idle.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+# Statements -------------------------------------------------------------------
+
+
+class _Statements:
+    """The SQL of one table pair; identifiers come from the checked table name only."""
+
+    def __init__(self, table: str):
+        self.name = table
+        self.table = sql.Identifier(table)
+        self.words = sql.Identifier(f"{table}_words")
+
+    def ddl(self) -> list[sql.Composed]:
+        facets = sql.SQL(", ").join(
+            sql.SQL("{} text[] NOT NULL DEFAULT '{{}}'").format(sql.Identifier(f)) for f in FACETS
+        )
+        create = [
+            sql.SQL(
+                "CREATE TABLE {t} (slug text PRIMARY KEY, title text NOT NULL, summary text NOT NULL,"
+                " audience text NOT NULL, status text NOT NULL, {facets},"
+                " updated_at timestamptz, usage_score float8 NOT NULL DEFAULT 0,"
+                " fingerprint text NOT NULL DEFAULT '', words text[] NOT NULL DEFAULT '{{}}',"
+                " title_words tsvector NOT NULL, document tsvector NOT NULL)"
+            ).format(t=self.table, facets=facets),
+            sql.SQL(
+                'CREATE TABLE {w} (word text COLLATE "C" NOT NULL, audience text NOT NULL,'
+                " docs integer NOT NULL, PRIMARY KEY (word, audience))"
+            ).format(w=self.words),
+        ]
+        for column in ("document", "title_words", *FACETS):
+            create.append(
+                sql.SQL("CREATE INDEX {i} ON {t} USING gin ({c})").format(
+                    i=sql.Identifier(f"{self.name}_{column}_gin"), t=self.table, c=sql.Identifier(column)
+                )
+            )
+        return create
+
+    def drop(self) -> sql.Composed:
+        return sql.SQL("DROP TABLE IF EXISTS {t}, {w}").format(t=self.table, w=self.words)
+
+    def comment(self, complete: bool) -> sql.Composed:
+        """Marks both tables as ours, with the schema version and whether a rebuild
+        has filled them since they were made."""
+        state = "complete" if complete else "incomplete"
+        text = sql.Literal(f"{_MARK}; schema {SCHEMA_VERSION}; {state}")
+        return sql.SQL("COMMENT ON TABLE {t} IS {c}; COMMENT ON TABLE {w} IS {c}").format(
+            t=self.table, w=self.words, c=text
+        )
+
+    def upsert(self) -> sql.Composed:
+        def part(field: str, weight: str, capped: bool = False) -> sql.Composable:
+            value = sql.Placeholder(field)
+            if capped:
+                value = sql.SQL("left({}, %(cap)s)").format(value)
+            return sql.SQL("setweight(to_tsvector('english', {}), {})").format(value, sql.Literal(weight))
+
+        gap = sql.SQL(f" || ''' '':{FIELD_GAP}'::tsvector || ")
+        document = gap.join(
+            [
+                part("title", "A"),
+                part("summary", "B"),
+                part("tags", "B"),
+                part("argument", "C"),
+                part("body", "D", capped=True),
+                part("file_text", "D", capped=True),
+            ]
+        )
+        columns = ["slug", "title", "summary", "audience", "status", *FACETS]
+        columns += ["updated_at", "usage_score", "fingerprint", "words"]
+        arrays = (*FACETS, "words")
+        values = [
+            sql.SQL("{}::text[]").format(sql.Placeholder(c)) if c in arrays else sql.Placeholder(c)
+            for c in columns
+        ]
+        values += [sql.SQL("to_tsvector('simple', %(title)s)"), document]
+        columns += ["title_words", "document"]
+        updates = sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns[1:]
+        )
+        statement = "INSERT INTO {t} ({cols}) VALUES ({vals}) ON CONFLICT (slug) DO UPDATE SET {u}"
+        return sql.SQL(statement).format(
+            t=self.table,
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            vals=sql.SQL(", ").join(values),
+            u=updates,
+        )
+
+
+def _selection(filters: dict[str, tuple[str, ...]]) -> tuple[dict[str, sql.Composable], dict[str, Any]]:
+    """Facet -> its SQL condition (overlap with the chosen slugs), and the parameters."""
+    conditions, params = {}, {}
+    for facet in FACETS:
+        chosen = filters.get(facet)
+        if chosen:
+            name = f"f_{facet}"
+            # a value PostgreSQL cannot hold matches nothing (it stays a filter)
+            params[name] = [v for v in chosen if v == _plain(v)]
+            conditions[facet] = sql.SQL("{} && {}::text[]").format(
+                sql.Identifier(facet), sql.Placeholder(name)
+            )
+    return conditions, params
+
+
+def _all(conditions: Iterable[sql.Composable]) -> sql.Composable:
+    parts = list(conditions)
+    return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
+
+
+# The backend ------------------------------------------------------------------
+
+
+class PostgresBackend(SearchBackend):
+    """Search over the table ``table`` (and ``<table>_words``) of the database at ``dsn``.
+
+    The tables are created when missing. One instance per process, safe to share
+    between threads; any number of processes and hosts may use the same tables.
+    Writers wait at most ``writer_timeout`` seconds for a lock, then raise
+    :class:`IndexBusy`. Call :meth:`close` to close the idle connections.
+    """
+
+    def __init__(self, dsn: str, writer_timeout: float = 5.0, table: str = "search_documents"):
+        if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
+            raise ValueError(f"unusable search table name {table!r}: lower-case letters, digits, _")
+        self._sql = _Statements(table)
+        self._writer_timeout = max(float(writer_timeout), 0.0)
+        self._lock_key = int.from_bytes(
+            hashlib.blake2b(f"{_MARK}:{table}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        self._pool = _Connections(dsn)
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # Transactions -----------------------------------------------------------
+
+    def _run(self, work: Callable[[psycopg.Cursor], T], *, write: bool, retry: bool = True) -> T:
+        """``work(cursor)`` in one transaction: READ COMMITTED holding the writer lock,
+        or a REPEATABLE READ, READ ONLY snapshot. A pooled connection found dead (the
+        server restarted, a firewall dropped it) is replaced once, when ``retry``
+        allows running ``work`` again."""
+        for attempt in range(2):
+            with self._pool.connection() as conn:
+                try:
+                    return self._transaction(conn, work, write)
+                except psycopg.OperationalError:
+                    if not conn.broken or attempt or not retry:
+                        raise
+        raise AssertionError("unreachable")
+
+    def _transaction(
+        self,
+        conn: psycopg.Connection,
+        work: Callable[[psycopg.Cursor], T],
+        write: bool,
+        wait: float | None = None,
+    ) -> T:
+        conn.isolation_level = (
+            psycopg.IsolationLevel.READ_COMMITTED if write else psycopg.IsolationLevel.REPEATABLE_READ
+        )
+        conn.read_only = not write
+        with conn.transaction(), conn.cursor() as cur:
+            if write:
+                wait = self._writer_timeout if wait is None else wait
+                waiting = str(max(int(wait * 1000), 1))
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (waiting,))
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+            else:
+                cur.execute("SELECT set_config('statement_timeout', %s, true)", (str(READ_TIMEOUT_MS),))
+            return work(cur)
+
+    def _write(self, work: Callable[[psycopg.Cursor], T], retry: bool = True) -> T:
+        for attempt in range(2):
+            try:
+                return self._run(work, write=True, retry=retry)
+            except (errors.LockNotAvailable, errors.DeadlockDetected) as exc:
+                raise IndexBusy(f"the search table {self._sql.name} is locked by another writer") from exc
+            except errors.UndefinedTable:
+                if attempt or not retry:
+                    raise
+                self._ensure_schema()  # dropped from under us: make it again
+        raise AssertionError("unreachable")
+
+    def _read(self, work: Callable[[psycopg.Cursor], T], default: T) -> T:
+        try:
+            return self._run(work, write=False)
+        except errors.UndefinedTable:
+            return default
+
+    # Schema -----------------------------------------------------------------
+
+    def _state(self, cur: psycopg.Cursor) -> str | None:
+        """The comment on our table; None when a table is missing."""
+        cur.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL,"
+            " obj_description(to_regclass(%s), 'pg_class')",
+            (self._sql.name, f"{self._sql.name}_words", self._sql.name),
+        )
+        exists, comment = cur.fetchone()
+        return (comment or "") if exists else None
+
+    def _schema_is_current(self, state: str | None) -> bool:
+        return state is not None and state.startswith(f"{_MARK}; schema {SCHEMA_VERSION};")
+
+    def _ensure_schema(self) -> None:
+        """Create the tables when missing, or replace ours when made by another schema
+        version (then :meth:`needs_rebuild` is true until a rebuild). Several hosts
+        starting at once create them once, under the writer lock."""
+        if self._schema_is_current(self._read_state()):
+            return
+        with self._pool.connection() as conn:
+            self._transaction(conn, self._create_schema, write=True, wait=max(self._writer_timeout, 30.0))
+
+    def _create_schema(self, cur: psycopg.Cursor) -> None:
+        if self._schema_is_current(self._state(cur)):
+            return  # another process made it while we waited
+        for name in (self._sql.name, f"{self._sql.name}_words"):
+            cur.execute(
+                "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
+                (name, name),
+            )
+            exists, comment = cur.fetchone()
+            if exists and not (comment or "").startswith(_MARK):
+                raise RuntimeError(
+                    f"table {name} exists and is not part of a search index of this portal;"
+                    " choose another search table name"
+                )
+        cur.execute(self._sql.drop())
+        for statement in self._sql.ddl():
+            cur.execute(statement)
+        cur.execute(self._sql.comment(complete=False))
+
+    def _read_state(self) -> str | None:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            return self._state(cur)
+
+    def needs_rebuild(self) -> bool:
+        state = self._read_state()
+        return not self._schema_is_current(state) or not (state or "").endswith("; complete")
+
+    # Writing ----------------------------------------------------------------
+
+    def index_items(self, items: Iterable[SearchableItem]) -> None:
+        rows: dict[str, dict[str, Any]] = {}
+        for item in items:
+            if not item.slug:
+                raise ValueError("an item without a slug cannot be indexed")
+            row = _row(item)
+            rows[row["slug"]] = row
+        if rows:
+            self._write(lambda cur: self._replace(cur, list(rows.values())))
+
+    def remove_items(self, slugs: Iterable[str]) -> None:
+        wanted = list(dict.fromkeys(_plain(slug) for slug in slugs if slug))
+        if wanted:
+            self._write(lambda cur: self._remove(cur, wanted))
+
+    def rebuild(self, items: Iterable[SearchableItem]) -> int:
+        """Replace every document in one transaction (searches keep reading the old
+        ones until it commits); a slug seen twice keeps its first item."""
+        self._ensure_schema()
+        # never run twice: the items may be a generator, half read by the first run
+        return self._write(lambda cur: self._rebuild(cur, items), retry=False)
+
+    def clear(self) -> None:
+        self.rebuild(())
+
+    def _replace(self, cur: psycopg.Cursor, rows: list[dict[str, Any]]) -> None:
+        change = self._forget_lexicon(cur, [row["slug"] for row in rows])
+        for row in rows:
+            change.update(_contributions(row["status"], row["audience"], row["words"]))
+        self._insert(cur, rows)
+        self._apply_lexicon(cur, change)
+
+    def _remove(self, cur: psycopg.Cursor, slugs: list[str]) -> None:
+        change = self._forget_lexicon(cur, slugs)
+        delete = sql.SQL("DELETE FROM {t} WHERE slug = ANY(%s::text[])").format(t=self._sql.table)
+        cur.execute(delete, (slugs,))
+        self._apply_lexicon(cur, change)
+
+    def _rebuild(self, cur: psycopg.Cursor, items: Iterable[SearchableItem]) -> int:
+        # DELETE, not TRUNCATE: TRUNCATE's lock would stop every search until commit.
+        cur.execute(sql.SQL("DELETE FROM {w}").format(w=self._sql.words))
+        cur.execute(sql.SQL("DELETE FROM {t}").format(t=self._sql.table))
+        seen: set[str] = set()
+        batch: list[dict[str, Any]] = []
+        for item in items:
+            if not item.slug or _plain(item.slug) in seen:
+                continue
+            row = _row(item)
+            seen.add(row["slug"])
+            batch.append(row)
+            if len(batch) >= _BATCH:
+                self._insert(cur, batch)
+                batch = []
+        if batch:
+            self._insert(cur, batch)
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {w} (word, audience, docs) SELECT word, audience, count(*)"
+                " FROM {t}, unnest(words) AS word WHERE status = 'published' GROUP BY word, audience"
+            ).format(w=self._sql.words, t=self._sql.table)
+        )
+        cur.execute(self._sql.comment(complete=True))
+        return len(seen)
+
+    def _insert(self, cur: psycopg.Cursor, rows: list[dict[str, Any]]) -> None:
+        statement = self._sql.upsert()
+        try:
+            with cur.connection.transaction():
+                cur.executemany(statement, [{**row, "cap": TEXT_CAPS[0]} for row in rows])
+            return
+        except errors.ProgramLimitExceeded:
+            pass
+        for row in rows:  # one of them has too many distinct words: shorten only that one
+            for cap in TEXT_CAPS:
+                try:
+                    with cur.connection.transaction():
+                        cur.execute(statement, {**row, "cap": cap})
+                    if cap < TEXT_CAPS[0]:
+                        log.warning("search: indexed the first %d characters of %s's text", cap, row["slug"])
+                    break
+                except errors.ProgramLimitExceeded:
+                    if cap == TEXT_CAPS[-1]:
+                        raise
+
+    def _forget_lexicon(self, cur: psycopg.Cursor, slugs: list[str]) -> Counter:
+        """The lexicon change that removing these documents' current words makes."""
+        cur.execute(
+            sql.SQL("SELECT status, audience, words FROM {t} WHERE slug = ANY(%s::text[])").format(
+                t=self._sql.table
+            ),
+            (slugs,),
+        )
+        change: Counter = Counter()
+        for status, audience, words in cur.fetchall():
+            change.subtract(_contributions(status, audience, words))
+        return change
+
+    def _apply_lexicon(self, cur: psycopg.Cursor, change: Counter) -> None:
+        changed = sorted((key, n) for key, n in change.items() if n)
+        if not changed:
+            return
+        words = [word for (word, _), _ in changed]
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO {w} AS old (word, audience, docs)"
+                " SELECT * FROM unnest(%s::text[], %s::text[], %s::int[])"
+                " ON CONFLICT (word, audience) DO UPDATE SET docs = old.docs + EXCLUDED.docs"
+            ).format(w=self._sql.words),
+            (words, [audience for (_, audience), _ in changed], [n for _, n in changed]),
+        )
+        gone = [word for (word, _), n in changed if n < 0]
+        if gone:
+            delete = "DELETE FROM {w} WHERE word = ANY(%s::text[]) AND docs <= 0"
+            cur.execute(sql.SQL(delete).format(w=self._sql.words), (gone,))
+
+    # Reading ----------------------------------------------------------------
+
+    def fingerprints(self) -> dict[str, str]:
+        def read(cur: psycopg.Cursor) -> dict[str, str]:
+            cur.execute(sql.SQL("SELECT slug, fingerprint FROM {t}").format(t=self._sql.table))
+            return dict(cur.fetchall())
+
+        return self._read(read, {})
+
+    def search(self, query: SearchQuery, viewer: Viewer) -> SearchResult:
+        wanted = query.clamped()
+        parsed = parse(wanted.text)
+        staff = is_staff(viewer)
+        return self._read(lambda cur: self._search(cur, wanted, parsed, staff), _empty_result())
+
+    def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
+        limit = min(max(int(limit), 1), MAX_SUGGESTIONS)
+        text = " ".join(clean(prefix)[:100].split())
+        if not text:
+            return []
+        staff = is_staff(viewer)
+        return self._read(lambda cur: self._suggest(cur, text, staff, limit), [])
+
+    # Search -----------------------------------------------------------------
+
+    def _search(
+        self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, staff: bool
+    ) -> SearchResult:
+        units = plan(parsed, query.synonyms)
+        tsquery = None
+        if units:
+            tsquery = _tsquery(cur, units, parsed, query.synonyms)
+            # The planner does not count the unpacking of each stored vector that a sequential
+            # scan's @@ must read, so it passes over the GIN index, which answers plain words
+            # without reading a vector (5x faster for a rare word at 5,000 items). Browsing,
+            # which has no index to use, keeps the sequential scan.
+            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        conditions, params = _selection(dict(query.filters))
+        params.update(staff=staff, q=tsquery)
+        total, facets = self._counts(cur, tsquery is not None, conditions, params)
+        start = (query.page - 1) * query.per_page
+        hits: list[Hit] = []
+        if start < total:
+            params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
+            terms = plan_terms(units)
+            for slug, title, summary, score in self._page(cur, tsquery is not None, conditions, params):
+                hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
+        suggestion = None
+        if units and total < FEW_RESULTS:
+            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, total)
+        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+
+    def _matching(self, text: bool) -> sql.Composable:
+        match = sql.SQL(" AND document @@ %(q)s::tsquery") if text else sql.SQL("")
+        return sql.SQL("{v}{m}").format(v=_VISIBLE, m=match)
+
+    def _counts(
+        self, cur: psycopg.Cursor, text: bool, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """The total and every facet's counts, each facet honouring the other facets'
+        selections but not its own, in one statement."""
+        flags = {facet: sql.Identifier(f"in_{facet}") for facet in conditions}
+        columns = [sql.Identifier(facet) for facet in FACETS]
+        columns += [sql.SQL("{} AS {}").format(conditions[f], flags[f]) for f in conditions]
+        parts = []
+        for facet in FACETS:
+            others = _all(flag for other, flag in flags.items() if other != facet)
+            parts.append(
+                sql.SQL(
+                    "SELECT {name}::text, value, count(*)::int FROM matched, unnest(matched.{col}) AS value"
+                    " WHERE {others} GROUP BY value"
+                ).format(name=sql.Literal(facet), col=sql.Identifier(facet), others=others)
+            )
+        total = sql.SQL("SELECT NULL, NULL, count(*)::int FROM matched WHERE {}")
+        parts.append(total.format(_all(flags.values())))
+        statement = "WITH matched AS MATERIALIZED (SELECT {cols} FROM {t} WHERE {where}) {parts}"
+        statement = sql.SQL(statement).format(
+            cols=sql.SQL(", ").join(columns),
+            t=self._sql.table,
+            where=self._matching(text),
+            parts=sql.SQL(" UNION ALL ").join(parts),
+        )
+        cur.execute(statement, params)
+        total = 0
+        found: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+        for facet, value, count in cur.fetchall():
+            if facet is None:
+                total = count
+            elif count:
+                found[facet][value] = count
+        facets = {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in found.items()}
+        return total, facets
+
+    def _page(
+        self, cur: psycopg.Cursor, text: bool, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> list[tuple[str, str, str, float]]:
+        if text:
+            rank = "ts_rank_cd(%(weights)s::float4[], document, %(q)s::tsquery)::float8 * {b}"
+            score = sql.SQL(rank).format(b=_BOOST)
+            order = sql.SQL("score DESC, slug")
+        else:
+            score = sql.SQL("0.0::float8")
+            order = sql.SQL("{b} DESC, updated_at DESC NULLS LAST, slug").format(b=_BOOST)
+        statement = sql.SQL(
+            "SELECT slug, title, summary, {score} AS score FROM {t} WHERE {where} AND {filters}"
+            " ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(
+            score=score,
+            t=self._sql.table,
+            where=self._matching(text),
+            filters=_all(conditions.values()),
+            order=order,
+        )
+        cur.execute(statement, params)
+        return cur.fetchall()
+
+    def _count(
+        self, cur: psycopg.Cursor, tsquery: str, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> int:
+        statement = sql.SQL("SELECT count(*) FROM {t} WHERE {where} AND {filters}").format(
+            t=self._sql.table, where=self._matching(True), filters=_all(conditions.values())
+        )
+        cur.execute(statement, {**params, "q": tsquery})
+        return cur.fetchone()[0]
+
+    # Did you mean -------------------------------------------------------------
+
+    def _did_you_mean(
+        self,
+        cur: psycopg.Cursor,
+        parsed: ParsedText,
+        synonyms: SynonymTable,
+        conditions: dict[str, sql.Composable],
+        params: dict[str, Any],
+        total: int,
+    ) -> str | None:
+        """Each unknown word corrected from the words of documents the viewer may see;
+        offered only when the corrected text finds more."""
+        staff = params["staff"]
+        widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
+        words = [
+            w for w in parsed.surface_words() if correctable(w) and analyse_word(w) not in widened
+        ]
+        known = self._word_counts(cur, words, staff)
+        unknown = [word for word in words if not known.get(word)]
+        if not unknown:
+            return None
+        corrections = self._corrections(cur, unknown, staff)
+        if not corrections:
+            return None
+        fixed = parsed.replaced(corrections)
+        fixed_units = plan(fixed, synonyms)
+        if not fixed_units:
+            return None
+        tsquery = _tsquery(cur, fixed_units, fixed, synonyms)
+        return fixed.as_text() if self._count(cur, tsquery, conditions, params) > total else None
+
+    def _audiences(self, staff: bool) -> list[str]:
+        return ["external", "internal"] if staff else ["external"]
+
+    def _word_counts(self, cur: psycopg.Cursor, words: Sequence[str], staff: bool) -> dict[str, int]:
+        """How many visible documents hold each word (unstemmed); absent words left out."""
+        if not words:
+            return {}
+        cur.execute(
+            sql.SQL(
+                "SELECT word, sum(docs)::int FROM {w} WHERE word = ANY(%s::text[])"
+                " AND audience = ANY(%s::text[]) AND docs > 0 GROUP BY word"
+            ).format(w=self._sql.words),
+            (list(words), self._audiences(staff)),
+        )
+        return dict(cur.fetchall())
+
+    def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool) -> dict[str, str]:
+        """Word -> the closest visible word (fewest edits, then most documents)."""
+        candidates = {word: list(one_edit_away(word)) for word in words}
+        counts = self._word_counts(cur, sorted({c for found in candidates.values() for c in found}), staff)
+        corrections = {}
+        for word in words:
+            ranked = [(1, -counts[c], c) for c in candidates[word] if counts.get(c)]
+            if not ranked:
+                ranked = [
+                    (edits, -seen, candidate)
+                    for candidate, seen in self._nearby_words(cur, word, staff)
+                    if (edits := distance(word, candidate, limit=2)) <= 2
+                ]
+            if ranked:
+                corrections[word] = min(ranked)[2]
+        return corrections
+
+    def _nearby_words(self, cur: psycopg.Cursor, word: str, staff: bool) -> list[tuple[str, int]]:
+        """Visible words with the same first letter and a length within two."""
+        cur.execute(
+            sql.SQL(
+                "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\'"
+                " AND length(word) BETWEEN %s AND %s AND audience = ANY(%s::text[]) AND docs > 0"
+                " GROUP BY word LIMIT %s"
+            ).format(w=self._sql.words),
+            (_like_prefix(word[:1]), len(word) - 2, len(word) + 2, self._audiences(staff), MAX_SCANNED_WORDS),
+        )
+        return cur.fetchall()
+
+    # Completion ---------------------------------------------------------------
+
+    def _suggest(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+        titles = self._complete_title(cur, text, staff, limit)
+        words = self._complete_word(cur, text, staff, limit)
+        quota = max(limit // 2, limit - len(titles))
+        result: list[str] = []
+        seen: set[str] = set()
+        for suggestion in words[:quota] + titles:
+            key = suggestion.casefold()
+            if key not in seen:
+                seen.add(key)
+                result.append(suggestion)
+        return result[:limit]
+
+    def _complete_title(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+        """Visible titles with a word start from which the title begins with ``text``;
+        those starting with it first, then the shorter."""
+        prefix = text.lower()[:80]
+        cur.execute("SELECT plainto_tsquery('simple', %s)::text", (prefix,))
+        words = cur.fetchone()[0]
+        if not words:
+            return []
+        cur.execute(
+            sql.SQL(
+                "SELECT title FROM {t} WHERE {v} AND title_words @@ %(q)s::tsquery"
+                " ORDER BY length(title), title LIMIT %(n)s"
+            ).format(t=self._sql.table, v=_VISIBLE),
+            {"staff": staff, "q": words + ":*", "n": MAX_TITLE_CANDIDATES},
+        )
+        ranked = []
+        for (title,) in cur.fetchall():
+            lowered = title.lower()
+            if any(lowered.startswith(prefix, at) for at in _word_starts(lowered)):
+                ranked.append(((not lowered.startswith(prefix), len(title), lowered), title))
+        result: list[str] = []
+        seen: set[str] = set()
+        for _, title in sorted(ranked):
+            if title.casefold() not in seen:
+                seen.add(title.casefold())
+                result.append(title)
+        return result[:limit]
+
+    def _complete_word(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+        """The typed text with its last word completed, most frequent words first."""
+        lowered = text.lower()
+        cut = len(lowered)
+        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
+            cut -= 1
+        head, stub = text[:cut], lowered[cut:]
+        if len(stub) < 2:
+            return []
+        cur.execute(
+            sql.SQL(
+                "SELECT word FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
+                " AND audience = ANY(%s::text[]) AND docs > 0"
+                " GROUP BY word ORDER BY sum(docs) DESC, word LIMIT %s"
+            ).format(w=self._sql.words),
+            (_like_prefix(stub), stub, self._audiences(staff), limit),
+        )
+        return [head + word for (word,) in cur.fetchall()]
+
+
+# Helpers ------------------------------------------------------------------------
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern for "starts with ``text``", its wildcards escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _word_starts(text: str) -> Iterator[int]:
+    for position, char in enumerate(text):
+        if _TITLE_WORD.match(char) and (position == 0 or not _TITLE_WORD.match(text[position - 1])):
+            yield position
+
+
+@lru_cache(maxsize=16)
+def _synonym_surfaces(table: SynonymTable) -> dict[tuple[str, ...], str]:
+    """Analysed synonym -> one way of writing it, to hand to PostgreSQL's parser."""
+    found: dict[tuple[str, ...], str] = {}
+    for group in table:
+        for member in group:
+            found.setdefault(tuple(terms_of(member)), _plain(member))
+    return found
+
+
+def _surfaces(parsed: ParsedText, synonyms: SynonymTable) -> dict[tuple[str, ...], str]:
+    """Each alternative a plan may hold (analysed terms) -> text as typed, or as the
+    synonym table writes it. Phrases keep their stop words, which PostgreSQL counts as
+    positions."""
+    found: dict[tuple[str, ...], str] = {}
+    for chunk in parsed.chunks:
+        if chunk.quoted and len(chunk.terms) > 1:
+            found.setdefault(chunk.terms, " ".join(w.surface for w in chunk.words))
+        for word in chunk.words:
+            if word.term:
+                found.setdefault((word.term,), word.surface)
+    if synonyms:
+        for key, text in _synonym_surfaces(synonyms).items():
+            found.setdefault(key, text)
+    return found
+
+
+def _tsquery(cur: psycopg.Cursor, units: Plan, parsed: ParsedText, synonyms: SynonymTable) -> str:
+    """PostgreSQL's own text of the query: the units ANDed, each an OR of its
+    alternatives, each built by plainto_tsquery (a word) or phraseto_tsquery (a
+    phrase) from bound text. Empty when PostgreSQL finds only stop words."""
+    surfaces = _surfaces(parsed, synonyms)
+    parts, params = [], []
+    for unit in units:
+        options = []
+        for alternative in unit:
+            function = "plainto_tsquery" if len(alternative) == 1 else "phraseto_tsquery"
+            options.append(sql.SQL("{}('english', %s)").format(sql.SQL(function)))
+            params.append(surfaces.get(alternative) or " ".join(alternative))
+        parts.append(sql.SQL("({})").format(sql.SQL(" || ").join(options)))
+    cur.execute(sql.SQL("SELECT ({})::text").format(sql.SQL(" && ").join(parts)), params)
+    return cur.fetchone()[0]
