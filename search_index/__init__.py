@@ -1,9 +1,10 @@
 """Search backends behind one interface, chosen by name from configuration.
 
-``create_backend("whoosh", index_dir=...)`` gives the embedded default. Other
-backends (PostgreSQL full-text search is planned) register themselves with
-:func:`register_backend`; a factory is imported only when it is asked for, so
-an unused backend's dependencies are never loaded.
+``create_backend("whoosh", index_dir=...)`` gives the embedded default;
+``create_backend("postgres", dsn=...)`` keeps the index inside PostgreSQL for
+several web hosts. Others register with :func:`register_backend`; a factory is
+imported only when it is asked for, so an unused backend's dependencies are
+never loaded.
 """
 
 from __future__ import annotations
