@@ -11,11 +11,14 @@ query parser, so no input can reach a field, a wildcard expansion or a deep
 recursion.
 
 Each term becomes an OR across the text fields (with the field boosts of
-:data:`FIELD_BOOSTS`); the terms and phrases are ANDed together. A phrase is
-matched through the ``pairs`` field, which indexes each pair of adjacent terms
-of a field ("return on investment" -> ``return+invest``): a two-word phrase is
-one term lookup instead of a positional scan, which measured 15x slower at
-10,000 items. A longer phrase needs all its adjacent pairs.
+:data:`FIELD_BOOSTS`); the terms and phrases are ANDed together. A phrase needs
+each of its adjacent term pairs ("return on investment" -> ``return``
+followed by ``invest``) inside one field. The index keeps, in each text
+posting, the terms that follow the term there (see
+:class:`search_index.whoosh_schema.FollowedTerms`), so a pair is one scan of
+one term's postings instead of a positional scan, which measured 15x slower
+at 10,000 items. The query scores a phrase by its words; which documents may
+match at all is decided from the followers (see the backend).
 """
 
 from __future__ import annotations
@@ -34,10 +37,9 @@ from .base import SynonymTable
 MAX_CHARS = 256
 MAX_TERMS = 32
 
-#: The field of adjacent term pairs, and how much a phrase match adds.
-PAIRS_FIELD = "pairs"
-PAIR_BOOST = 2.0
-PAIR_JOINER = "+"  # never inside a term: terms are runs of word characters
+#: Separates a term's followers in a text posting's value; never inside a
+#: term, since terms are runs of word characters.
+FOLLOWER_SEPARATOR = " "
 
 #: Text fields searched, with their boosts.
 FIELD_BOOSTS: dict[str, float] = {
@@ -80,11 +82,6 @@ def make_analyzer():
     )
 
 
-def make_pair_analyzer():
-    """The ``pairs`` field's value is already a space-separated list of pairs."""
-    return RegexTokenizer(r"\S+")
-
-
 def make_word_analyzer():
     """Lower-case words without stemming: the spelling and completion lexicon."""
     return RegexTokenizer(_WORD.pattern) | LowercaseFilter() | StopFilter(minsize=2)
@@ -101,19 +98,42 @@ def analyse_word(word: str) -> str | None:
     return stem_word(word)
 
 
+#: Surface word as written -> its term ("" for a stop word): indexing looks
+#: up each word of a text once here instead of lowering, filtering and
+#: stemming it again. Emptied when full; a lost entry is only recomputed.
+_TERM_OF: dict[str, str] = {}
+_TERM_OF_LIMIT = 200_000
+
+
 def terms_of(text: str) -> list[str]:
-    """The analysed terms of a text, in order (what the index holds for it)."""
+    """The analysed terms of a text, in order: exactly what
+    :func:`make_analyzer` gives, a good deal faster."""
+    known = _TERM_OF
     terms = []
-    for match in _WORD.finditer(text):
-        term = analyse_word(match.group(0).lower())
-        if term is not None:
+    for word in _WORD.findall(text):
+        term = known.get(word)
+        if term is None:
+            if len(known) >= _TERM_OF_LIMIT:
+                known.clear()
+            term = known[word] = analyse_word(word.lower()) or ""
+        if term:
             terms.append(term)
     return terms
 
 
-def pairs_of(terms: list[str] | tuple[str, ...]) -> list[str]:
-    """Adjacent term pairs, as indexed in the ``pairs`` field."""
-    return [a + PAIR_JOINER + b for a, b in zip(terms, terms[1:], strict=False)]
+def words_of(text: str) -> list[str]:
+    """The lower-case words of a text that :func:`make_word_analyzer` keeps."""
+    words = []
+    for word in _WORD.findall(text):
+        word = word.lower()
+        if len(word) >= 2 and word not in _STOP_WORDS:
+            words.append(word)
+    return words
+
+
+def pairs_of(terms: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
+    """Adjacent term pairs: what a phrase needs, each inside one field."""
+    return list(zip(terms, terms[1:], strict=False))
 
 
 @dataclass(frozen=True)
@@ -286,10 +306,10 @@ def term_query(term: str, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Quer
 
 
 def phrase_query(words: tuple[str, ...], boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:
-    """All the phrase's words (scored per field) and all its adjacent pairs."""
-    parts = [term_query(word, boosts) for word in dict.fromkeys(words)]
-    parts += [query.Term(PAIRS_FIELD, pair, boost=PAIR_BOOST) for pair in pairs_of(words)]
-    return query.And(parts)
+    """All the phrase's words, each scored per field. Whether the words are
+    adjacent is checked by the backend, which limits the search to the
+    documents where they are."""
+    return query.And([term_query(word, boosts) for word in dict.fromkeys(words)])
 
 
 def alternative_query(terms: Alternative, boosts: dict[str, float] = FIELD_BOOSTS) -> query.Query:

@@ -6,8 +6,9 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
    table, as a plan: units that must all match, each with alternatives
    (:mod:`search_index.query_text`).
 2. The matching documents are found as a doc set -- AND over units of the OR
-   over alternatives of each term's cached postings in any text field (or a
-   phrase's word pairs) -- and intersected with what the viewer's class may
+   over alternatives of each term's cached postings in any text field (or,
+   for a phrase, the documents where each of its words is followed by the
+   next in one field) -- and intersected with what the viewer's class may
    see. Browsing (no terms) starts from the visible set.
 3. Totals and facet counts are intersections of doc sets: a facet's counts
    honour every selection but its own.
@@ -26,6 +27,7 @@ hidden documents or is too slow.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import reduce
@@ -43,7 +45,6 @@ from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResu
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
-    PAIRS_FIELD,
     Alternative,
     ParsedText,
     Plan,
@@ -59,7 +60,7 @@ from .spelling import correctable, distance, one_edit_away
 from .whoosh_schema import to_document
 from .whoosh_scoring import VisibleBM25F
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
-from .whoosh_store import RETIRE_AFTER, IndexStore
+from .whoosh_store import RETIRE_AFTER, IndexStore, ReaderPool
 
 __all__ = ["IndexBusy", "WhooshBackend"]
 
@@ -68,6 +69,24 @@ _MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
 _STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
+#: Score by stepping through the allowed documents (see docsets.Within)
+#: when there are at least this many times fewer of them than postings Whoosh
+#: would otherwise walk: a phrase, facet filters or a narrow audience.
+_LEAD_RATIO = 4
+
+
+def _postings_walked(snapshot: Snapshot, reader, units: Plan) -> int:
+    """Roughly how many postings Whoosh steps through to match ``units``
+    unaided: those of the rarest unit, a unit costing the postings of all its
+    alternatives, a phrase those of its rarest word."""
+    walked = None
+    frequency = snapshot.doc_frequency
+    for unit in units:
+        cost = 0
+        for alternative in unit:
+            cost += min(sum(frequency(reader, field, term) for field in FIELD_BOOSTS) for term in alternative)
+        walked = cost if walked is None else min(walked, cost)
+    return walked or 0
 
 
 def viewer_class(viewer: Viewer) -> str:
@@ -115,6 +134,9 @@ class WhooshBackend(SearchBackend):
         self._facts = FactsCache()
         self._snapshots: dict[tuple, Snapshot] = {}
         self._snapshot_lock = threading.Lock()
+        self._readers = ReaderPool()
+        # the pooled readers hold files open: close them with the backend
+        weakref.finalize(self, self._readers.clear)
         if self._store.current_name() is None:
             try:
                 with self._store.locked(timeout=0):
@@ -212,17 +234,17 @@ class WhooshBackend(SearchBackend):
     # Readers and snapshots ------------------------------------------------
 
     def _with_reader(self, work, default):
-        """Run ``work(snapshot, reader)`` with a fresh reader of the live
-        generation, retrying when a concurrent rebuild or merge removed files
-        from under it. Readers are cheap to open (segments are not compound)
-        and never shared between threads."""
+        """Run ``work(snapshot, reader)`` with a reader of the live generation
+        (from the pool: never used by two threads at once), retrying with a
+        fresh one when a concurrent rebuild or merge removed files from under
+        it."""
         for attempt in range(_RETRIES):
             found = self._store.current()
             if found is None:
                 return default
             _, ix = found
             try:
-                with ix.reader() as reader:
+                with self._readers.lend(found[0], ix) as reader:
                     generation = reader.generation()
                     key = (found[0], -1 if generation is None else generation)
                     snapshot = self._snapshot(key, reader)
@@ -312,8 +334,8 @@ class WhooshBackend(SearchBackend):
             for field in FIELD_BOOSTS:
                 docs |= snapshot.term_docs(reader, field, terms[0])
             return docs
-        for number, pair in enumerate(pairs_of(terms)):
-            found = snapshot.term_docs(reader, PAIRS_FIELD, pair)
+        for number, (first, second) in enumerate(pairs_of(terms)):
+            found = snapshot.pair_docs(reader, first, second)
             docs = found if number == 0 else docs & found
             if not docs:
                 break
@@ -351,7 +373,8 @@ class WhooshBackend(SearchBackend):
             factors=snapshot.factors(reader),
         )
         searcher = Searcher(reader, weighting=weighting, closereader=False)
-        whoosh_query = build_query(units)
+        lead = docsets.count(allowed) * _LEAD_RATIO <= _postings_walked(snapshot, reader, units)
+        whoosh_query = docsets.Within(allowed, snapshot.segment_spans(), build_query(units), lead)
         results = searcher.search(
             whoosh_query, filter=docsets.MarksFilter(allowed, snapshot.size), limit=stop
         )
@@ -384,7 +407,7 @@ class WhooshBackend(SearchBackend):
         for word in parsed.surface_words():
             if not correctable(word) or analyse_word(word) in widened:
                 continue
-            if self._word_count(snapshot, reader, group, word):
+            if self._known(snapshot, reader, group, word):
                 continue
             better = self._correct(snapshot, reader, group, word)
             if better:
@@ -398,6 +421,22 @@ class WhooshBackend(SearchBackend):
         matched = self._matched(snapshot, reader, fixed_units) & snapshot.visible[group]
         found = docsets.count(reduce(and_, selections.values(), matched))
         return fixed.as_text() if found > total else None
+
+    @staticmethod
+    def _known(snapshot: Snapshot, reader, group: str, word: str) -> bool:
+        """Whether a document this class may see has ``word``: among the
+        lexicon's words, or (as an analysed term) in any text field -- the
+        lexicon holds only the short fields' words, and a word spelt right in
+        a body is not to be corrected."""
+        if WhooshBackend._word_count(snapshot, reader, group, word):
+            return True
+        term = analyse_word(word)
+        if term is None:
+            return False
+        docs = docsets.EMPTY
+        for field in FIELD_BOOSTS:
+            docs |= snapshot.term_docs(reader, field, term)
+        return bool(docs & snapshot.visible[group])
 
     @staticmethod
     def _word_count(snapshot: Snapshot, reader, group: str, word: str) -> int:

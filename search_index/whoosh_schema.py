@@ -7,6 +7,7 @@ caller rebuilds it).
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
 from whoosh import fields, formats
@@ -14,16 +15,9 @@ from whoosh import fields, formats
 from content_library.records import SearchableItem
 
 from .base import FACETS
-from .query_text import (
-    PAIRS_FIELD,
-    make_analyzer,
-    make_pair_analyzer,
-    make_word_analyzer,
-    pairs_of,
-    terms_of,
-)
+from .query_text import FOLLOWER_SEPARATOR, make_analyzer, make_word_analyzer, terms_of, words_of
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 TEXT_FIELDS = ("title", "summary", "argument", "tags", "body", "file_text")
 
@@ -32,7 +26,10 @@ FACET_FIELDS = {facet: facet for facet in FACETS}
 
 #: Unstemmed words of published items, one field per audience, for "did you
 #: mean" and completions. Splitting by audience keeps internal words out of
-#: the lexicon a champion's corrections are drawn from.
+#: the lexicon a champion's corrections are drawn from. Only the short fields
+#: feed them (:func:`word_sources`): the body and file text would triple the
+#: postings written for little gain, since a word is recognised as correctly
+#: spelt from the text fields' own terms as well.
 WORDS_EXTERNAL = "words_external"
 WORDS_INTERNAL = "words_internal"
 
@@ -40,21 +37,87 @@ PUBLISHED = "published"
 EXTERNAL = "external"
 
 
+class FollowedTerms(formats.Format):
+    """A text field's postings: the term's frequency in the document (as
+    :class:`whoosh.formats.Frequency` keeps it) and the terms that directly
+    follow it in the field, for phrases.
+
+    A posting's value is ``b"<frequency> <follower> <follower> "``: a phrase
+    "a b" occurs in a field of a document when the posting of ``a`` contains
+    ``b" b "`` (terms are runs of word characters, so never contain the
+    separator). One set of postings serves both ranking and phrases; a field
+    of word pairs would write a term for nearly every pair of a text, which
+    more than halved the indexing rate, and positions would make phrases a
+    slow positional scan.
+
+    The value is analysed here with :func:`search_index.query_text.terms_of`,
+    which gives exactly the terms of the field's analyzer without building a
+    token object per word.
+    """
+
+    posting_size = -1
+    textual = True
+
+    def __init__(self, field_boost: float = 1.0, **options):
+        self.field_boost = field_boost
+        self.options = options
+
+    def word_values(self, value, analyzer, **kwargs):
+        terms = terms_of(value) if isinstance(value, str) else [str(t) for t in value]
+        followers: dict[str, dict[str, None]] = {}
+        for first, second in zip(terms, terms[1:], strict=False):
+            found = followers.get(first)
+            if found is None:
+                followers[first] = {second: None}
+            else:
+                found[second] = None
+        boost = self.field_boost
+        separator = FOLLOWER_SEPARATOR
+        for term, frequency in Counter(terms).items():
+            after = followers.get(term)
+            if after:
+                encoded = f"{frequency}{separator}{separator.join(after)}{separator}"
+            else:
+                encoded = f"{frequency}{separator}"
+            yield term, frequency, frequency * boost, encoded.encode("utf-8")
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return int(valuestring.split(b" ", 1)[0])
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return self.decode_frequency(valuestring) * self.field_boost
+
+    def decode_followers(self, valuestring: bytes) -> list[str]:
+        return valuestring.decode("utf-8").split()[1:]
+
+
+def follower_needle(term: str | bytes) -> bytes:
+    """What a :class:`FollowedTerms` posting value contains when ``term``
+    follows the posting's term: ``needle in value``."""
+    if isinstance(term, str):
+        term = term.encode("utf-8")
+    separator = FOLLOWER_SEPARATOR.encode("ascii")
+    return separator + term + separator
+
+
+def _text_field(stored: bool = False) -> fields.FieldType:
+    return fields.FieldType(FollowedTerms(), make_analyzer(), scorable=True, stored=stored)
+
+
 def build_schema() -> fields.Schema:
-    analyzer = make_analyzer()
     words = make_word_analyzer()
     facet_fields = {
         name: fields.KEYWORD(commas=True, lowercase=False, scorable=True) for name in FACET_FIELDS.values()
     }
-    # no positions: phrases are matched through the pairs field
+    # no positions: phrases are matched through each term's followers
     return fields.Schema(
         slug=fields.ID(unique=True, stored=True, sortable=True),
-        title=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
-        summary=fields.TEXT(analyzer=analyzer, stored=True, phrase=False),
-        argument=fields.TEXT(analyzer=analyzer, phrase=False),
-        tags=fields.TEXT(analyzer=analyzer, phrase=False),
-        body=fields.TEXT(analyzer=analyzer, phrase=False),
-        file_text=fields.TEXT(analyzer=analyzer, phrase=False),
+        title=_text_field(stored=True),
+        summary=_text_field(stored=True),
+        argument=_text_field(),
+        tags=_text_field(),
+        body=_text_field(),
+        file_text=_text_field(),
         audience=fields.ID,
         status=fields.ID,
         updated_at=fields.DATETIME(sortable=True),
@@ -62,9 +125,8 @@ def build_schema() -> fields.Schema:
         fingerprint=fields.STORED,
         **facet_fields,
         **{
-            PAIRS_FIELD: fields.FieldType(formats.Existence(), make_pair_analyzer(), scorable=True),
-            WORDS_EXTERNAL: fields.FieldType(formats.Existence(), words, scorable=True),
-            WORDS_INTERNAL: fields.FieldType(formats.Existence(), words, scorable=True),
+            WORDS_EXTERNAL: fields.FieldType(formats.Existence(), words),
+            WORDS_INTERNAL: fields.FieldType(formats.Existence(), words),
         },
     )
 
@@ -97,14 +159,15 @@ def to_document(item: SearchableItem) -> dict:
         "usage_score": min(max(float(item.usage_score or 0.0), 0.0), 1.0),
         "fingerprint": item.fingerprint or "",
     }
-    texts = (item.title, item.summary, item.argument_text, item.tag_names, item.body_text)
-    document[PAIRS_FIELD] = " ".join(
-        pair for text in (*texts, item.file_text) for pair in pairs_of(terms_of(text or ""))
-    )
     for facet, values in item.facet_values().items():
         document[FACET_FIELDS[facet]] = _keywords(tuple(values))
     if item.status == PUBLISHED:
-        words = " ".join(text or "" for text in texts)
         target = WORDS_EXTERNAL if item.audience == EXTERNAL else WORDS_INTERNAL
-        document[target] = words
+        # already split into words: Whoosh indexes a list without re-analysing it
+        document[target] = [word for text in word_sources(item) if text for word in words_of(text)]
     return document
+
+
+def word_sources(item: SearchableItem) -> tuple[str, ...]:
+    """The texts whose words feed the spelling and completion lexicon."""
+    return (item.title, item.summary, item.argument_text, item.tag_names)

@@ -35,7 +35,15 @@ from whoosh.reading import IndexReader
 
 from . import docsets
 from .base import FACETS
-from .whoosh_schema import EXTERNAL, FACET_FIELDS, PUBLISHED, WORDS_EXTERNAL, WORDS_INTERNAL
+from .whoosh_schema import (
+    EXTERNAL,
+    FACET_FIELDS,
+    PUBLISHED,
+    TEXT_FIELDS,
+    WORDS_EXTERNAL,
+    WORDS_INTERNAL,
+    follower_needle,
+)
 
 STAFF = "staff"
 CHAMPION = "external"
@@ -50,6 +58,8 @@ FRESHNESS_DAYS = 365
 MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
 _TERM_CACHE_BYTES = 32 * 1024 * 1024
+_FREQUENCIES_KEPT = 50_000
+_SKIP_RATIO = 4  # a phrase's rarer second word leads when this much rarer
 _TITLE_WORD = re.compile(r"\w", re.UNICODE)
 _EPOCH = datetime(1970, 1, 1)
 
@@ -177,6 +187,7 @@ class Snapshot:
         self._terms: OrderedDict[tuple, int] = OrderedDict()
         self._term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
         self._newest: tuple[list[int], array] | None = None
+        self._frequencies: dict[tuple[str, str], int] = {}
         self._avgfl: dict[tuple[str, str], float] = {}
         self._titles: dict[str, tuple[list[str], list[tuple[str, int]]]] = {}
 
@@ -186,6 +197,10 @@ class Snapshot:
         return [(facts, offset, leaf) for (facts, offset), leaf in zip(self.segments, leaves, strict=True)]
 
     # Documents ------------------------------------------------------------
+
+    def segment_spans(self) -> dict[str, tuple[int, int]]:
+        """Segment id -> (its first document number, its document count)."""
+        return {facts.segid: (offset, facts.size) for facts, offset in self.segments}
 
     def slug(self, docnum: int) -> str:
         for facts, offset in reversed(self.segments):
@@ -217,6 +232,48 @@ class Snapshot:
             return docsets.from_docnums(reader.postings(field, term).all_ids(), self.size)
 
         return self._cached(("t", field, term), build)
+
+    def pair_docs(self, reader: IndexReader, first: str, second: str) -> int:
+        """The live documents where ``second`` directly follows ``first`` in
+        one of the text fields (read from ``first``'s postings' followers)."""
+        term, follower = first.encode("utf-8"), second.encode("utf-8")
+        needle = follower_needle(follower)
+
+        def build() -> int:
+            marks = bytearray(self.size)
+            for leaf, offset in _leaves(reader):
+                for field in TEXT_FIELDS:
+                    firsts = leaf.doc_frequency(field, term)
+                    seconds = leaf.doc_frequency(field, follower) if firsts else 0
+                    if not seconds:
+                        continue
+                    postings = leaf.postings(field, term)
+                    if seconds * _SKIP_RATIO < firsts:
+                        # few documents have the second word: visit only those
+                        for docnum in leaf.postings(field, follower).all_ids():
+                            postings.skip_to(docnum)
+                            if not postings.is_active():
+                                break
+                            if postings.id() == docnum and needle in postings.value():
+                                marks[offset + docnum] = 1
+                    else:
+                        for docnum, value in postings.all_items():
+                            if needle in value:
+                                marks[offset + docnum] = 1
+            return int.from_bytes(marks, "little")
+
+        return self._cached(("p", term, follower), build)
+
+    def doc_frequency(self, reader: IndexReader, field: str, term: str) -> int:
+        """How many documents (deleted ones included) contain ``term`` in
+        ``field``: a cheap estimate, cached."""
+        key = (field, term)
+        found = self._frequencies.get(key)
+        if found is None:
+            if len(self._frequencies) >= _FREQUENCIES_KEPT:
+                self._frequencies.clear()
+            found = self._frequencies[key] = reader.doc_frequency(field, term)
+        return found
 
     def newest_first(self) -> tuple[list[int], array]:
         """Every document number, most recently updated first (then by slug),
