@@ -12,16 +12,16 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
    see. Browsing (no terms) starts from the visible set.
 3. Totals and facet counts are intersections of doc sets: a facet's counts
    honour every selection but its own.
-4. Only the requested page is scored, by Whoosh's top-N collector limited to
-   the allowed documents (:mod:`search_index.whoosh_scoring` has the formula);
-   browsing orders by last update instead.
+4. The allowed documents are scored a term at a time from the cached
+   postings and the best page kept (:mod:`search_index.whoosh_scoring` has the
+   formula); browsing orders by last update instead.
 5. When a query finds fewer than :data:`FEW_RESULTS` items, each unknown word
    is corrected against the words of documents the viewer may see, and the
    correction is offered only if it finds more.
 
-Whoosh's ``filtered_count``, ``groupedby``, query parser, spelling corrector
-and highlighter formatters are deliberately not used: each either leaks
-hidden documents or is too slow.
+Whoosh's ``filtered_count``, ``groupedby``, query parser, top-N collector,
+spelling corrector and highlighter formatters are deliberately not used: each
+either leaks hidden documents or is too slow.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from operator import and_, or_
 from pathlib import Path
 
 from whoosh.index import EmptyIndexError
-from whoosh.searching import Searcher
 
 from content_library.records import SearchableItem, Viewer
 
@@ -49,7 +48,6 @@ from .query_text import (
     ParsedText,
     Plan,
     analyse_word,
-    build_query,
     clean,
     pairs_of,
     parse,
@@ -58,7 +56,7 @@ from .query_text import (
 )
 from .spelling import correctable, distance, one_edit_away
 from .whoosh_schema import to_document
-from .whoosh_scoring import VisibleBM25F
+from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
 from .whoosh_store import RETIRE_AFTER, IndexStore, ReaderPool
 
@@ -69,26 +67,6 @@ _MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
 _STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
-#: Score by stepping through the allowed documents (see docsets.Within)
-#: when there are at least this many times fewer of them than postings Whoosh
-#: would otherwise walk: a phrase, facet filters or a narrow audience.
-_LEAD_RATIO = 4
-
-
-def _postings_walked(snapshot: Snapshot, reader, units: Plan) -> int:
-    """Roughly how many postings Whoosh steps through to match ``units``
-    unaided: those of the rarest unit, a unit costing the postings of all its
-    alternatives, a phrase those of its rarest word."""
-    walked = None
-    frequency = snapshot.doc_frequency
-    for unit in units:
-        cost = 0
-        for alternative in unit:
-            cost += min(sum(frequency(reader, field, term) for field in FIELD_BOOSTS) for term in alternative)
-        walked = cost if walked is None else min(walked, cost)
-    return walked or 0
-
-
 def viewer_class(viewer: Viewer) -> str:
     """Staff roles see every published item; anyone else -- champions, and any
     role this module does not know -- only published external ones."""
@@ -296,7 +274,7 @@ class WhooshBackend(SearchBackend):
         elif not units:
             hits = self._hits(reader, [(d, 0.0) for d in snapshot.newest(allowed, start, stop)], ())
         else:
-            ranked = self._ranked(snapshot, reader, units, group, allowed, start, stop)
+            ranked = rank(snapshot, reader, units, group, allowed, stop)[start:stop]
             hits = self._hits(reader, ranked, plan_terms(units))
 
         suggestion = None
@@ -356,29 +334,6 @@ class WhooshBackend(SearchBackend):
                         counts[value] = found
             facets[facet] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return facets
-
-    @staticmethod
-    def _ranked(
-        snapshot: Snapshot,
-        reader,
-        units: Plan,
-        group: str,
-        allowed: int,
-        start: int,
-        stop: int,
-    ) -> list[tuple[int, float]]:
-        weighting = VisibleBM25F(
-            idf=lambda field, term: snapshot.idf(reader, group, field, term),
-            avg_field_length=lambda field: snapshot.avg_field_length(reader, group, field),
-            factors=snapshot.factors(reader),
-        )
-        searcher = Searcher(reader, weighting=weighting, closereader=False)
-        lead = docsets.count(allowed) * _LEAD_RATIO <= _postings_walked(snapshot, reader, units)
-        whoosh_query = docsets.Within(allowed, snapshot.segment_spans(), build_query(units), lead)
-        results = searcher.search(
-            whoosh_query, filter=docsets.MarksFilter(allowed, snapshot.size), limit=stop
-        )
-        return [(docnum, score) for score, docnum in results.top_n[start:stop]]
 
     @staticmethod
     def _hits(reader, ranked: list[tuple[int, float]], terms: frozenset[str]) -> list[Hit]:

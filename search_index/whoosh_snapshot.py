@@ -6,7 +6,10 @@ generation we keep, as doc sets (see :mod:`search_index.docsets`):
 
 - the documents each viewer class may see (published; published and external),
 - the documents carrying each facet value,
-- recently used term postings (an LRU bounded in bytes),
+- recently used term postings: of a text field, the documents and the term's
+  weight in each, which is all ranking needs (see
+  :mod:`search_index.whoosh_scoring`); of other fields, the documents only
+  (LRUs bounded in bytes),
 
 and, lazily, what ranking, browsing and completion need: per-document freshness
 and usage factors, the newest-first order, field lengths and title words.
@@ -30,6 +33,7 @@ from collections import OrderedDict
 from datetime import UTC, date, datetime
 from itertools import compress
 from math import log
+from typing import NamedTuple
 
 from whoosh.reading import IndexReader
 
@@ -58,7 +62,7 @@ FRESHNESS_DAYS = 365
 MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
 _TERM_CACHE_BYTES = 32 * 1024 * 1024
-_FREQUENCIES_KEPT = 50_000
+_POSTINGS_CACHE_BYTES = 64 * 1024 * 1024
 _SKIP_RATIO = 4  # a phrase's rarer second word leads when this much rarer
 _TITLE_WORD = re.compile(r"\w", re.UNICODE)
 _EPOCH = datetime(1970, 1, 1)
@@ -71,6 +75,14 @@ def boost_factor(updated: datetime, usage: float, today: date) -> float:
     freshness = min(max(1.0 - age / FRESHNESS_DAYS, 0.0), 1.0)
     usage = min(max(usage, 0.0), 1.0)
     return 1.0 + FRESHNESS_WEIGHT * freshness + USAGE_WEIGHT * usage
+
+
+class Postings(NamedTuple):
+    """One term of a text field, across the generation's live documents."""
+
+    docs: int  # the doc set
+    ids: array  # the same document numbers, ascending
+    weights: array  # the term's weight (its frequency) in each
 
 
 class SegmentFacts:
@@ -186,8 +198,11 @@ class Snapshot:
         self._lock = threading.Lock()
         self._terms: OrderedDict[tuple, int] = OrderedDict()
         self._term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
+        self._postings: OrderedDict[tuple[str, bytes], Postings] = OrderedDict()
+        self._postings_bytes = 0
+        self._lengths: dict[str, array] = {}
+        self._factors: tuple[date, list[float]] | None = None
         self._newest: tuple[list[int], array] | None = None
-        self._frequencies: dict[tuple[str, str], int] = {}
         self._avgfl: dict[tuple[str, str], float] = {}
         self._titles: dict[str, tuple[list[str], list[tuple[str, int]]]] = {}
 
@@ -197,10 +212,6 @@ class Snapshot:
         return [(facts, offset, leaf) for (facts, offset), leaf in zip(self.segments, leaves, strict=True)]
 
     # Documents ------------------------------------------------------------
-
-    def segment_spans(self) -> dict[str, tuple[int, int]]:
-        """Segment id -> (its first document number, its document count)."""
-        return {facts.segid: (offset, facts.size) for facts, offset in self.segments}
 
     def slug(self, docnum: int) -> str:
         for facts, offset in reversed(self.segments):
@@ -221,8 +232,41 @@ class Snapshot:
                 self._terms.popitem(last=False)
         return docs
 
+    def postings(self, reader: IndexReader, field: str, term: str | bytes) -> Postings:
+        """A text field's postings of ``term`` (live documents only), read
+        once and kept while recently used."""
+        if isinstance(term, str):
+            term = term.encode("utf-8")
+        key = (field, term)
+        with self._lock:
+            found = self._postings.get(key)
+            if found is not None:
+                self._postings.move_to_end(key)
+                return found
+        ids, weights = array("I"), array("f")
+        for leaf, offset in _leaves(reader):
+            if (field, term) not in leaf:
+                continue
+            matcher = leaf.postings(field, term)  # skips deleted documents
+            while matcher.is_active():
+                ids.append(offset + matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+        found = Postings(docsets.from_docnums(ids, self.size), ids, weights)
+        cost = 8 * len(ids) + self.size + 200
+        with self._lock:
+            if key not in self._postings:
+                self._postings[key] = found
+                self._postings_bytes += cost
+                while self._postings_bytes > _POSTINGS_CACHE_BYTES and len(self._postings) > 1:
+                    _, dropped = self._postings.popitem(last=False)
+                    self._postings_bytes -= 8 * len(dropped.ids) + self.size + 200
+        return found
+
     def term_docs(self, reader: IndexReader, field: str, term: str | bytes) -> int:
         """The live documents containing ``term`` in ``field``."""
+        if field in TEXT_FIELDS:
+            return self.postings(reader, field, term).docs
         if isinstance(term, str):
             term = term.encode("utf-8")
 
@@ -263,17 +307,6 @@ class Snapshot:
             return int.from_bytes(marks, "little")
 
         return self._cached(("p", term, follower), build)
-
-    def doc_frequency(self, reader: IndexReader, field: str, term: str) -> int:
-        """How many documents (deleted ones included) contain ``term`` in
-        ``field``: a cheap estimate, cached."""
-        key = (field, term)
-        found = self._frequencies.get(key)
-        if found is None:
-            if len(self._frequencies) >= _FREQUENCIES_KEPT:
-                self._frequencies.clear()
-            found = self._frequencies[key] = reader.doc_frequency(field, term)
-        return found
 
     def newest_first(self) -> tuple[list[int], array]:
         """Every document number, most recently updated first (then by slug),
@@ -335,10 +368,29 @@ class Snapshot:
             self._avgfl[(viewer_class, field)] = average
         return average
 
-    def factors(self, reader: IndexReader, today: date | None = None) -> dict[str, list[float]]:
-        """Segment id -> boost factor of each of its documents."""
+    def factors(self, reader: IndexReader, today: date | None = None) -> list[float]:
+        """The ranking boost factor of each document (see :func:`boost_factor`)."""
         today = today or datetime.now(UTC).date()
-        return {facts.segid: facts.factors(leaf, today) for facts, _, leaf in self._with_leaves(reader)}
+        cached = self._factors
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        factors: list[float] = []
+        for facts, _, leaf in self._with_leaves(reader):
+            factors.extend(facts.factors(leaf, today))
+        self._factors = (today, factors)
+        return factors
+
+    def lengths(self, reader: IndexReader, field: str) -> array:
+        """The length of ``field`` in each document, as Whoosh keeps it."""
+        with self._lock:
+            found = self._lengths.get(field)
+        if found is None:
+            found = array("I")
+            for facts, _, leaf in self._with_leaves(reader):
+                found.extend(facts.lengths(leaf, field))
+            with self._lock:
+                self._lengths[field] = found
+        return found
 
     # Completion -----------------------------------------------------------
 
