@@ -1,17 +1,22 @@
 """Search latency on a seeded synthetic library, ours against naive Whoosh.
 
     python bench/search.py              # 10,000 items
-    python bench/search.py --large      # 100,000 items (takes a while to index)
+    python bench/search.py --large      # 100,000 items
     python bench/search.py --items 2000 --queries 100
+    python bench/search.py --batch 1000 # index as the portal does, 1,000 per commit
 
 Builds a library of items of about 250 words (Zipf-distributed pseudo-words,
 realistic facet spreads, 30 % internal, 15 % not published) through
-``WhooshBackend.rebuild``, then times four kinds of query through
+``WhooshBackend.rebuild`` (one segment), or with ``--batch`` through
+``index_items`` a batch per commit (a segment each, as the portal's change log
+drain writes them), then times four kinds of query through
 ``WhooshBackend.search`` -- free text, free text with filters, two-word
 phrases, and browsing with facets -- for a rep and a champion in turn. The same
 queries then run on the same index the naive way: Whoosh's MultifieldParser
 with its default plugins, visibility as a filter query, and facet counts from
-``groupedby``. Everything is seeded, so runs are comparable.
+``groupedby`` (phrases show "n/a": the text fields keep no positions, so
+Whoosh's phrase query refuses them). Everything is seeded, so runs are
+comparable. See docs/performance.md for figures and targets.
 """
 
 from __future__ import annotations
@@ -184,7 +189,7 @@ def time_naive(naive: NaiveWhoosh, queries: list[SearchQuery]) -> list[float] | 
         started = time.perf_counter()
         try:
             naive.search(query, viewer)
-        except wq.QueryError:  # our text fields keep no positions: phrases use word pairs
+        except wq.QueryError:  # our text fields keep no positions: phrases use followers
             return None
         samples.append((time.perf_counter() - started) * 1000)
     return samples
@@ -198,6 +203,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260501)
     parser.add_argument("--dir", type=Path, help="index folder (default: a temporary one)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--batch", type=int, default=0, help="index N items per commit instead of a rebuild")
     options = parser.parse_args()
     count = options.items or (100_000 if options.large else 10_000)
 
@@ -205,10 +211,22 @@ def main() -> None:
         folder = options.dir or Path(scratch) / "index"
         library = Library(options.seed)
         backend = WhooshBackend(folder, writer_timeout=60)
+        items = list(library.items(count))  # made before the clock starts
         started = time.perf_counter()
-        indexed = backend.rebuild(library.items(count))
+        if options.batch:
+            for first in range(0, count, options.batch):
+                backend.index_items(items[first : first + options.batch])
+            indexed, how = count, f"index_items, {options.batch:,} per commit"
+        else:
+            indexed, how = backend.rebuild(items), "rebuild"
         took = time.perf_counter() - started
-        print(f"items: {indexed:,}  build: {took:,.1f} s  ({indexed / took:,.0f} items/s)")
+        del items
+        with backend._store.current()[1].reader() as reader:
+            segments = len(list(reader.leaf_readers()))
+        print(
+            f"items: {indexed:,}  build ({how}): {took:,.1f} s  ({indexed / took:,.0f} items/s), "
+            f"{segments} segment{'s' if segments != 1 else ''}"
+        )
 
         queries = make_queries(library, options.queries, options.seed + 1)
         started = time.perf_counter()

@@ -294,6 +294,69 @@ def test_phrases_of_three_words_and_no_phrase_across_fields(library):
     assert search(library, "guide step").total == 1
 
 
+def test_phrases_in_every_text_field_and_across_stop_words(tmp_path):
+    backend = WhooshBackend(tmp_path / "ix")
+    backend.index_items(
+        [
+            make_item("in-body", "One", body_text="Talk about the total cost of ownership early."),
+            make_item("in-argument", "Two", argument_text="Cost of ownership drops by half."),
+            make_item("in-file", "Three", file_text="Appendix: cost of ownership model."),
+            make_item("in-tags", "Four", tag_names="Total cost ownership"),
+            make_item("apart", "Five", body_text="Ownership has a cost.", summary="cost"),
+        ]
+    )
+    found = set(slugs_of(search(backend, '"cost of ownership"')))
+    assert found == {"in-body", "in-argument", "in-file", "in-tags"}  # "of" is a stop word
+    assert set(slugs_of(search(backend, '"total cost ownership"'))) == {"in-body", "in-tags"}
+    assert search(backend, '"ownership cost"').total == 0
+    assert search(backend, "ownership cost").total == 5
+
+
+def test_phrases_survive_updates_deletions_and_merges(tmp_path):
+    backend = WhooshBackend(tmp_path / "ix")
+    backend.index_items([make_item("keep", "Keep", body_text="the renewal forecast is due")])
+    for n in range(12):  # small commits: Whoosh merges segments, followers and all
+        backend.index_items([make_item(f"noise-{n}", f"Noise {n}", body_text="forecast renewal noise")])
+    backend.index_items([make_item("late", "Late", body_text="a renewal forecast again")])
+    assert set(slugs_of(search(backend, '"renewal forecast"'))) == {"keep", "late"}
+    backend.index_items([make_item("keep", "Keep", body_text="nothing to see")])
+    backend.remove_items(["late"])
+    assert search(backend, '"renewal forecast"').total == 0
+    assert search(backend, '"forecast renewal"').total == 12
+
+
+def test_a_rare_second_word_leads_the_phrase_scan(tmp_path):
+    backend = WhooshBackend(tmp_path / "ix")
+    common = [make_item(f"c{n}", f"Common {n}", body_text="pipeline review " * 3) for n in range(40)]
+    backend.index_items(common + [make_item("rare", "Rare", body_text="the pipeline hygiene checklist")])
+    assert slugs_of(search(backend, '"pipeline hygiene"')) == ["rare"]
+    assert search(backend, '"hygiene pipeline"').total == 0
+    assert search(backend, '"pipeline review"').total == 40
+
+
+def test_a_body_word_spelt_right_is_not_corrected(library):
+    # the lexicon holds title, summary, argument and tag words; "licence"
+    # is only in a body, and must not be "corrected" to something else
+    result = search(library, "licence")
+    assert result.total == 1 and result.suggestion is None
+    assert search(library, "licence calculatr").suggestion == "licence calculator"
+
+
+def test_every_field_adds_to_a_score(tmp_path):
+    backend = WhooshBackend(tmp_path / "ix")
+    filler = " ".join(f"word{n}" for n in range(20))
+    backend.index_items(
+        [make_item(f"noise-{n}", f"Noise {n}", body_text=filler) for n in range(30)]
+        + [
+            make_item("title-only", "Quarterly pricing", body_text=filler),
+            make_item("title-and-body", "Quarterly pricing", body_text=filler + " pricing"),
+        ]
+    )
+    result = search(backend, "pricing")
+    assert slugs_of(result) == ["title-and-body", "title-only"]
+    assert result.hits[0].score > result.hits[1].score
+
+
 def test_scores_are_ordered_and_positive(library):
     result = search(library, "pricing")
     scores = [hit.score for hit in result.hits]
@@ -749,6 +812,44 @@ def test_remove_items(fresh):
     assert search(fresh, "", filters={"type": ("tool",)}).total == 0
     assert "tool" not in search(fresh, "").facets["type"]
     fresh.remove_items([])
+
+
+def test_written_segments_are_what_whoosh_alone_writes(tmp_path, monkeypatch):
+    """The writer answers field lengths from memory instead of reading them
+    back: the postings, terms and length files must come out the same."""
+    from whoosh.writing import SegmentWriter
+
+    from search_index import whoosh_store
+
+    def build(folder: Path) -> dict[str, list[bytes]]:
+        backend = WhooshBackend(folder)
+        backend.index_items(LIBRARY[:6])
+        backend.index_items(LIBRARY[6:])
+        for n in range(12):  # merges
+            backend.index_items([make_item(f"extra-{n}", f"Extra {n}", body_text="some body text " * n)])
+        files: dict[str, list[bytes]] = {}
+        for path in folder.glob("gen-*/*"):
+            if path.suffix in (".pst", ".trm") or "_len" in path.name:
+                files.setdefault(path.name.split(".", 1)[1], []).append(path.read_bytes())
+        return {kind: sorted(contents) for kind, contents in files.items()}
+
+    ours = build(tmp_path / "ours")
+    monkeypatch.setattr(whoosh_store._PatientWriter, "__init__", SegmentWriter.__init__)
+    monkeypatch.setattr(whoosh_store._PatientWriter, "per_document_reader", SegmentWriter.per_document_reader)
+    plain = build(tmp_path / "plain")
+    assert ours == plain and ours
+
+
+def test_readers_are_reused_until_a_write(fresh):
+    search(fresh, "pricing")
+    with fresh._readers.lend(*fresh._store.current()) as first:
+        pass
+    with fresh._readers.lend(*fresh._store.current()) as again:
+        assert again is first
+    fresh.index_items([make_item("brand-new", "Brand new pricing")])
+    with fresh._readers.lend(*fresh._store.current()) as after:
+        assert after is not first
+    assert "brand-new" in slugs_of(search(fresh, "pricing"))
 
 
 def test_fingerprints_map_every_indexed_slug(fresh):
