@@ -191,10 +191,23 @@ def snapshot(item: ContentItem) -> dict:
     }
 
 
+def _tags(session: Session, model) -> dict[str, object]:
+    """Every tag of one kind by slug, loaded once per transaction: an import of thousands
+    of items would otherwise ask the database for the same few tags thousands of times."""
+    cache = session.info.get("tag_cache")
+    transaction = session.get_transaction()
+    if cache is None or cache[0] is not transaction:
+        cache = (transaction, {})
+        session.info["tag_cache"] = cache
+    if model not in cache[1]:
+        cache[1][model] = {t.slug: t for t in session.scalars(select(model))}
+    return cache[1][model]
+
+
 def _by_slug(session: Session, model, slugs: Sequence[str]) -> list:
     if not slugs:
         return []
-    found = {t.slug: t for t in session.scalars(select(model).where(model.slug.in_(slugs)))}
+    found = _tags(session, model)
     # Display order, as the relationship loads them: the order a person ticked them in
     # is not a change worth a new version.
     return sorted((found[s] for s in slugs), key=lambda t: (t.position, t.id or 0))
@@ -205,7 +218,7 @@ def _apply(session: Session, item: ContentItem, data: ItemInput, file) -> None:
     item.slug = data.slug
     item.title = data.title.strip()
     item.summary = data.summary.strip()
-    item.type = session.scalar(select(ContentType).where(ContentType.slug == data.type))
+    item.type = _tags(session, ContentType)[data.type]
     item.audience = data.audience
     item.status = data.status
     for name, model in TAG_FIELDS.items():
