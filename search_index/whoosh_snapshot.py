@@ -248,10 +248,12 @@ class Snapshot:
             if (field, term) not in leaf:
                 continue
             matcher = leaf.postings(field, term)  # skips deleted documents
-            while matcher.is_active():
-                ids.append(offset + matcher.id())
-                weights.append(matcher.weight())
-                matcher.next()
+            active, docnum, weight, advance = matcher.is_active, matcher.id, matcher.weight, matcher.next
+            add_id, add_weight = ids.append, weights.append
+            while active():
+                add_id(offset + docnum())
+                add_weight(weight())
+                advance()
         found = Postings(docsets.from_docnums(ids, self.size), ids, weights)
         cost = 8 * len(ids) + self.size + 200
         with self._lock:
