@@ -163,3 +163,17 @@ class SearchBackend(ABC):
         Backends that cannot tell answer False.
         """
         return False
+
+
+def merge_suggestions(words: list[str], titles: list[str], limit: int) -> list[str]:
+    """Completed words first (up to half the list, more when titles are few), then titles,
+    without case-insensitive repeats: what every backend's suggest() answers."""
+    quota = max(limit // 2, limit - len(titles))
+    result: list[str] = []
+    seen: set[str] = set()
+    for suggestion in words[:quota] + titles:
+        key = suggestion.casefold()
+        if key not in seen:
+            seen.add(key)
+            result.append(suggestion)
+    return result[:limit]

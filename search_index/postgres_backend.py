@@ -47,7 +47,16 @@ from psycopg.pq import TransactionStatus
 
 from content_library.records import SearchableItem, Viewer
 
-from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, SynonymTable
+from .base import (
+    FACETS,
+    Hit,
+    IndexBusy,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    SynonymTable,
+    merge_suggestions,
+)
 from .highlight import highlight
 from .query_text import (
     ParsedText,
@@ -792,15 +801,7 @@ class PostgresBackend(SearchBackend):
     def _suggest(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
         titles = self._complete_title(cur, text, staff, limit)
         words = self._complete_word(cur, text, staff, limit)
-        quota = max(limit // 2, limit - len(titles))
-        result: list[str] = []
-        seen: set[str] = set()
-        for suggestion in words[:quota] + titles:
-            key = suggestion.casefold()
-            if key not in seen:
-                seen.add(key)
-                result.append(suggestion)
-        return result[:limit]
+        return merge_suggestions(words, titles, limit)
 
     def _complete_title(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
         """Visible titles with a word start from which the title begins with ``text``;

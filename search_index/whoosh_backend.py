@@ -40,7 +40,7 @@ from whoosh.index import EmptyIndexError
 from content_library.records import SearchableItem, Viewer
 
 from . import docsets
-from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult
+from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, merge_suggestions
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -449,15 +449,7 @@ class WhooshBackend(SearchBackend):
     def _suggest(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
         titles = snapshot.complete_title(reader, group, text, limit)
         words = self._complete_word(snapshot, reader, text, group, limit)
-        quota = max(limit // 2, limit - len(titles))
-        result: list[str] = []
-        seen: set[str] = set()
-        for suggestion in words[:quota] + titles:
-            key = suggestion.casefold()
-            if key not in seen:
-                seen.add(key)
-                result.append(suggestion)
-        return result[:limit]
+        return merge_suggestions(words, titles, limit)
 
     def _complete_word(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
         """Completions of the last word typed, most frequent first, as the
