@@ -167,10 +167,13 @@ class SearchBackend(ABC):
 
 def merge_suggestions(words: list[str], titles: list[str], limit: int) -> list[str]:
     """Completed words first (up to half the list, more when titles are few), then titles,
-    without case-insensitive repeats: what every backend's suggest() answers."""
+    without case-insensitive repeats: what every backend's suggest() answers. A completion
+    that is a title gives way to the title, which the portal can open."""
     quota = max(limit // 2, limit - len(titles))
     result: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = {title.casefold() for title in titles}
+    words = [word for word in words if word.casefold() not in seen]
+    seen = set()
     for suggestion in words[:quota] + titles:
         key = suggestion.casefold()
         if key not in seen:

@@ -57,6 +57,7 @@ from .base import (
     SynonymTable,
     merge_suggestions,
 )
+from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
 from .query_text import (
     ParsedText,
@@ -832,23 +833,48 @@ class PostgresBackend(SearchBackend):
         return result[:limit]
 
     def _complete_word(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
-        """The typed text with its last word completed, most frequent words first."""
-        lowered = text.lower()
-        cut = len(lowered)
-        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
-            cut -= 1
-        head, stub = text[:cut], lowered[cut:]
-        if len(stub) < 2:
+        """The whole typed text with its last word completed (see
+        :mod:`search_index.completion`)."""
+        found = typed(text)
+        if found is None:
             return []
         cur.execute(
             sql.SQL(
-                "SELECT word FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
+                "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
                 " AND audience = ANY(%s::text[]) AND docs > 0"
                 " GROUP BY word ORDER BY sum(docs) DESC, word LIMIT %s"
             ).format(w=self._sql.words),
-            (_like_prefix(stub), stub, self._audiences(staff), limit),
+            (_like_prefix(found.stub), found.stub, self._audiences(staff), MAX_CANDIDATES),
         )
-        return [head + word for (word,) in cur.fetchall()]
+        frequency = dict(cur.fetchall())
+        if found.previous is None:
+            counted = [(docs, docs, word) for word, docs in frequency.items()]
+        else:
+            counted = self._phrase_counts(cur, found, frequency, staff)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _phrase_counts(
+        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], staff: bool
+    ) -> list[tuple[int, int, str]]:
+        """For each candidate, the visible documents holding every typed word where the
+        candidate directly follows the last of them (stop words between counted as
+        positions, as in a typed phrase)."""
+        units = plan(found.context)
+        context = _tsquery(cur, units, found.context, ()) if units else ""
+        if not frequency or not context:
+            return []
+        # a candidate PostgreSQL drops as a stop word would leave the lead-in alone
+        cur.execute(
+            sql.SQL(
+                "SELECT c.word, (SELECT count(*)::int FROM {t} WHERE {v}"
+                " AND document @@ (phraseto_tsquery('english', %(lead)s || ' ' || c.word)"
+                " && %(context)s::tsquery))"
+                " FROM unnest(%(words)s::text[]) AS c(word)"
+                " WHERE plainto_tsquery('english', c.word)::text <> ''"
+            ).format(t=self._sql.table, v=_VISIBLE),
+            {"staff": staff, "lead": found.lead_in, "context": context, "words": list(frequency)},
+        )
+        return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
 
 
 # Helpers ------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from content_library.records import SearchableItem, Viewer
 
 from . import docsets
 from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, merge_suggestions
+from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -452,24 +453,42 @@ class WhooshBackend(SearchBackend):
         return merge_suggestions(words, titles, limit)
 
     def _complete_word(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
-        """Completions of the last word typed, most frequent first, as the
-        whole typed text with that word completed."""
-        lowered = text.lower()
-        cut = len(lowered)
-        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
-            cut -= 1
-        head, stub = text[:cut], lowered[cut:]
-        if len(stub) < 2:
+        """The whole typed text with its last word completed (see
+        :mod:`search_index.completion`)."""
+        found = typed(text)
+        if found is None:
             return []
         frequency: dict[str, int] = {}
         for field in WORD_FIELDS[group]:
-            for scanned, btext in enumerate(reader.expand_prefix(field, stub)):
+            for scanned, btext in enumerate(reader.expand_prefix(field, found.stub)):
                 if scanned >= 500:
                     break
                 word = btext.decode("utf-8")
-                if word != stub:
+                if word != found.stub:
                     frequency[word] = frequency.get(word, 0) + reader.doc_frequency(field, btext)
-        likely = sorted(frequency, key=lambda w: (-frequency[w], w))[: limit * 3]
-        counted = [(self._word_count(snapshot, reader, group, w), w) for w in likely]
-        ranked = sorted((c for c in counted if c[0]), key=lambda c: (-c[0], c[1]))
-        return [head + word for _, word in ranked[:limit]]
+        likely = sorted(frequency, key=lambda w: (-frequency[w], w))[:MAX_CANDIDATES]
+        if found.previous is None:
+            counted = [(self._word_count(snapshot, reader, group, w), frequency[w], w) for w in likely]
+        else:
+            counted = self._phrase_counts(snapshot, reader, group, found, likely, frequency)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _phrase_counts(
+        self, snapshot: Snapshot, reader, group: str, found: Typed, likely: list[str], frequency: dict
+    ) -> list[tuple[int, int, str]]:
+        """For each candidate (one per term), the visible documents holding every typed
+        word where the candidate directly follows the last of them."""
+        within = snapshot.visible[group]
+        units = plan(found.context)
+        if units:
+            within &= self._matched(snapshot, reader, units)
+        by_term: dict[str, str] = {}
+        for word in likely:  # most frequent first: each term keeps its commonest spelling
+            term = analyse_word(word)
+            if term and term not in by_term:
+                by_term[term] = word
+        counted = []
+        for term, word in by_term.items():
+            docs = snapshot.pair_docs(reader, found.previous, term) & within if within else 0
+            counted.append((docsets.count(docs), frequency[word], word))
+        return counted

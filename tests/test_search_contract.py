@@ -462,6 +462,38 @@ def test_suggestions_are_visible_titles_and_words(library):
     assert library.suggest("\x00\ud800", REP) == []
 
 
+@pytest.fixture
+def phrases(empty):
+    empty.index_items(
+        [
+            item("case-template", "Business case template", summary="Build the business case with the CFO."),
+            *(item(f"cash-{n}", f"Cash flow {n}", summary="Cash kept in the business.") for n in range(4)),
+            item("casual", "Business casual dress code", audience="internal"),
+            item("capital", "Business capital plan", status="draft"),
+            item("ownership", "Ownership model", body_text="The total cost of ownership over five years."),
+        ]
+    )
+    return empty
+
+
+def test_the_last_word_is_completed_into_phrases_the_viewer_may_see(phrases):
+    rep = phrases.suggest("business ca", REP)
+    assert {"business case", "business casual"} <= set(rep)
+    assert "business cash" not in rep  # both words are there, but never side by side
+    assert "business capital" not in rep  # a draft's
+    assert "Business case template" in rep
+    champion = phrases.suggest("Business ca", CHAMPION)
+    assert "Business case" in champion
+    assert not any("casual" in s.lower() for s in champion)
+    assert phrases.suggest("ca", REP)[0] == "cash"  # one word alone: the commonest
+
+
+def test_a_completion_needs_every_typed_word_and_may_cross_stop_words(phrases):
+    assert "cfo business case" in phrases.suggest("cfo business ca", CHAMPION)
+    assert phrases.suggest("ownership business ca", REP) == []  # no document has them all
+    assert "total cost of ownership" in phrases.suggest("total cost of ow", CHAMPION)
+
+
 # What people may type ----------------------------------------------------------------------
 
 ABUSE = [

@@ -43,7 +43,9 @@ def results():
 @bp.get("/search/suggest")
 @login_required
 def suggest():
-    return jsonify(service.suggestions(backend(), user(), request.args.get("q", "")))
+    found = service.suggestions(db.session, backend(), user(), request.args.get("q", ""))
+    return jsonify([{"text": s.text, "url": url_for("library.item", slug=s.slug) if s.slug else None}
+                    for s in found])
 
 
 @bp.post("/search/request")
