@@ -25,6 +25,7 @@ MAX_PAGE = 10_000
 MAX_FILTER_VALUES = 50
 MAX_SYNONYM_GROUPS = 1000
 MAX_GROUP_SIZE = 16
+MAX_ANY_STATUS = 500  # matches the managers' library takes from one full-text search
 
 #: Groups of words or phrases that mean the same ("roi", "return on investment").
 SynonymTable = tuple[tuple[str, ...], ...]
@@ -144,6 +145,15 @@ class SearchBackend(ABC):
     @abstractmethod
     def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
         """Completions for ``prefix``: titles and frequent words, visible ones only."""
+
+    @abstractmethod
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        """Slugs of items of *every* status and audience whose text holds every word of
+        ``text`` (stemmed, synonyms widened), best first: the managers' library, whose
+        callers may see everything. Never for a reader's surface: it applies no
+        visibility."""
 
     @abstractmethod
     def rebuild(self, items: Iterable[SearchableItem]) -> int:

@@ -49,6 +49,7 @@ from content_library.records import SearchableItem, Viewer
 
 from .base import (
     FACETS,
+    MAX_ANY_STATUS,
     Hit,
     IndexBusy,
     SearchBackend,
@@ -56,6 +57,7 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    normalise_synonyms,
 )
 from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
@@ -617,6 +619,33 @@ class PostgresBackend(SearchBackend):
             return []
         staff = is_staff(viewer)
         return self._read(lambda cur: self._suggest(cur, text, staff, limit), [])
+
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        synonyms = normalise_synonyms(synonyms)
+        parsed = parse(text)
+        units = plan(parsed, synonyms)
+        if not units:
+            return []
+        limit = min(max(int(limit), 1), MAX_ANY_STATUS)
+
+        def find(cur: psycopg.Cursor) -> list[str]:
+            tsquery = _tsquery(cur, units, parsed, synonyms)
+            if not tsquery:
+                return []
+            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")  # as in _search
+            cur.execute(
+                sql.SQL(
+                    "SELECT slug FROM {t} WHERE document @@ %(q)s::tsquery ORDER BY"
+                    " ts_rank_cd(%(weights)s::float4[], document, %(q)s::tsquery) * {b} DESC, slug"
+                    " LIMIT %(limit)s"
+                ).format(t=self._sql.table, b=_BOOST),
+                {"q": tsquery, "weights": list(RANK_WEIGHTS), "limit": limit},
+            )
+            return [slug for (slug,) in cur.fetchall()]
+
+        return self._read(find, [])
 
     # Search -----------------------------------------------------------------
 

@@ -40,7 +40,18 @@ from whoosh.index import EmptyIndexError
 from content_library.records import SearchableItem, Viewer
 
 from . import docsets
-from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, merge_suggestions
+from .base import (
+    FACETS,
+    MAX_ANY_STATUS,
+    Hit,
+    IndexBusy,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    SynonymTable,
+    merge_suggestions,
+    normalise_synonyms,
+)
 from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
 from .query_text import (
@@ -228,6 +239,22 @@ class WhooshBackend(SearchBackend):
         return self._with_reader(
             lambda snapshot, reader: self._suggest(snapshot, reader, text, group, limit), []
         )
+
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        units = plan(parse(text), normalise_synonyms(synonyms))
+        if not units:
+            return []
+        limit = min(max(int(limit), 1), MAX_ANY_STATUS)
+
+        def find(snapshot: Snapshot, reader) -> list[str]:
+            matched = self._matched(snapshot, reader, units)
+            # ranked with the published documents' statistics, as staff searches are
+            ranked = rank(snapshot, reader, units, STAFF, matched, limit)
+            return [snapshot.slug(docnum) for docnum, _ in ranked]
+
+        return self._with_reader(find, [])
 
     # Readers and snapshots ------------------------------------------------
 

@@ -494,6 +494,21 @@ def test_a_completion_needs_every_typed_word_and_may_cross_stop_words(phrases):
     assert "total cost of ownership" in phrases.suggest("total cost of ow", CHAMPION)
 
 
+def test_the_managers_library_finds_every_status_and_audience_by_full_text(library):
+    assert library.find_any_status("quokka") == ["launch-draft"]
+    assert library.find_any_status("wombats") == ["old-story"]  # archived; stemmed
+    assert library.find_any_status("capybara proposal") == ["price-review"]  # in review
+    assert library.find_any_status("marmoset approval") == ["floor-prices"]  # internal, in a body
+    found = library.find_any_status("integration")
+    assert set(found) == {"crm-setup-guide", "security-overview", "retail-story", "rival-battlecard",
+                          "launch-draft", "old-story"}
+    assert found[0] == "crm-setup-guide"  # in its title
+    assert library.find_any_status("payback", synonyms=(("payback", "capybara"),)) == ["price-review"]
+    assert library.find_any_status("integration", limit=2) == found[:2]
+    assert library.find_any_status("") == library.find_any_status('"" ~ *') == []
+    assert search(library, "quokka", ADMIN).total == 0  # readers still see published items only
+
+
 # What people may type ----------------------------------------------------------------------
 
 ABUSE = [

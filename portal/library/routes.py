@@ -27,6 +27,8 @@ from ..downloads import attachment
 from ..extensions import db
 from ..form_choices import choices as as_choices
 from ..forms_errors import put_errors
+from ..indexing import backend
+from ..search import service as search_service
 from .forms import ConfirmForm, ItemForm, StatusForm
 
 bp = Blueprint("library", __name__)
@@ -196,9 +198,11 @@ def change_status(slug: str):
 @requires("view_library")
 def library():
     page = request.args.get("page", "1")
+    text = request.args.get("q", "")
     flt = catalog.LibraryFilter(
         status=request.args.get("status") or None, type=request.args.get("type") or None,
-        stage=request.args.get("stage") or None, text=request.args.get("q", ""),
+        stage=request.args.get("stage") or None, text=text,
+        matching=search_service.library_matches(db.session, backend(), text),
         stale_only=request.args.get("stale") == "1",
         page=int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1,
     )

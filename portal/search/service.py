@@ -105,6 +105,15 @@ def _named_facets(session: Session, result: SearchResult,
     return named
 
 
+def library_matches(session: Session, backend, text: str) -> tuple[str, ...]:
+    """Slugs of items of every status whose full text matches ``text``, best first: for
+    the managers' library only (it applies no visibility)."""
+    text = (text or "").strip()[:MAX_QUERY]
+    if not text:
+        return ()
+    return tuple(backend.find_any_status(text, synonym_table(session)))
+
+
 @dataclass(frozen=True)
 class Suggestion:
     text: str
