@@ -320,3 +320,15 @@ def test_a_name_stored_before_names_were_cleaned_is_cleaned_on_the_way_out(app, 
     disposition = fetch(manager, "/content/old-name/file").headers["Content-Disposition"]
     assert quote(char) not in disposition and char not in disposition
     assert "deckfdp.exe.pdf" in disposition
+
+
+def test_a_pdf_that_runs_script_is_refused_and_nothing_is_kept(app, manager):
+    from content_library.file_types import PDF_SCRIPT_MESSAGE
+    from tests.test_active_pdf import ALERT, build_pdf
+
+    response = upload(manager, "deck.pdf", build_pdf(catalog=b"/OpenAction 6 0 R",
+                                                     extra={6: ALERT}))
+    assert response.status_code == 400
+    assert file_error(response.get_data(as_text=True)) == PDF_SCRIPT_MESSAGE
+    assert counts(app) == (0, 0)
+    assert files_on_disk(app) == []
