@@ -11,10 +11,12 @@ Callers cap the upload size before calling `sniff`; this module only reads what 
 
 from __future__ import annotations
 
+import io
 import logging
 import posixpath
 import re
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +50,9 @@ MAX_CONTENT_TYPES_BYTES = 2 * 1024 * 1024
 MAX_SMALL_PART_BYTES = 20 * 1024 * 1024  # workbook.xml, presentation.xml, relationship parts
 MAX_SHARED_STRING_CHARS = 5_000_000  # an XLSX's shared strings kept to resolve cell values
 MAX_PDF_PAGES = 2_000
+MAX_PDF_OBJECTS = 200_000  # numbered objects checked for active content, per PDF
+MAX_PDF_NODES = 5_000_000  # names, numbers, dictionaries... inside them, all together
+PDF_CHECK_SECONDS = 20.0
 MAX_TEMPLATE_FIELDS = 500
 
 # --- user-facing reasons ----------------------------------------------------------------------
@@ -77,6 +82,20 @@ ZIP_BOMB_MESSAGE = (
     "This Office file is compressed far more than real documents are (a possible zip bomb), "
     "so it is not accepted."
 )
+
+_PDF_FIX = "print it to a new PDF (Print, then Save as PDF) and upload that."
+PDF_SCRIPT_MESSAGE = f"PDFs that contain JavaScript are not accepted: {_PDF_FIX}"
+PDF_LAUNCH_MESSAGE = f"PDFs that launch programs or open other files are not accepted: {_PDF_FIX}"
+PDF_ACTIONS_MESSAGE = (
+    f"PDFs with actions that run by themselves (on opening a page, on focus...) are not "
+    f"accepted: {_PDF_FIX}"
+)
+PDF_EMBEDDED_MESSAGE = f"PDFs with embedded or attached files are not accepted: {_PDF_FIX}"
+PDF_ENCRYPTED_MESSAGE = (
+    "Password-protected PDFs are not accepted: remove the password and try again."
+)
+PDF_DAMAGED_MESSAGE = f"This PDF is damaged and cannot be checked: {_PDF_FIX}"
+PDF_TOO_COMPLEX_MESSAGE = f"This PDF is too complex to check: {_PDF_FIX}"
 
 
 class RejectedFile(ValueError):
@@ -218,6 +237,7 @@ def sniff(path: Path) -> FileKind:
         if not head:
             raise RejectedFile(EMPTY_MESSAGE)
         if head.startswith(b"%PDF-"):
+            _inspect_pdf(Path(path))
             return FILE_KINDS["pdf"]
         if head.startswith(_PNG_SIGNATURE) and head[8:16] == _PNG_IHDR:
             return FILE_KINDS["png"]
@@ -247,6 +267,152 @@ def _is_mp4(head: bytes) -> bool:
         return False
     compatible = {head[i : i + 4] for i in range(16, size, 4)}
     return bool(compatible & _MP4_BRANDS)
+
+
+# --- PDFs -------------------------------------------------------------------------------------
+
+# Dictionary keys and name values that make a PDF act rather than show. Chromium's viewer runs
+# a document's JavaScript, and its `sandbox` CSP does not stop it, so they are refused at upload.
+_PDF_KEYS = {
+    "/JS": PDF_SCRIPT_MESSAGE,
+    "/JavaScript": PDF_SCRIPT_MESSAGE,  # the document-level name tree of scripts
+    "/XFA": PDF_SCRIPT_MESSAGE,  # XML forms carry their own scripts
+    "/AA": PDF_ACTIONS_MESSAGE,
+    "/EmbeddedFiles": PDF_EMBEDDED_MESSAGE,
+    "/EF": PDF_EMBEDDED_MESSAGE,
+}
+_PDF_NAMES = {
+    "/JavaScript": PDF_SCRIPT_MESSAGE,
+    "/RichMediaExecute": PDF_SCRIPT_MESSAGE,
+    "/Launch": PDF_LAUNCH_MESSAGE,
+    "/GoToE": PDF_LAUNCH_MESSAGE,
+    "/ImportData": PDF_LAUNCH_MESSAGE,
+    "/EmbeddedFile": PDF_EMBEDDED_MESSAGE,
+    "/FileAttachment": PDF_EMBEDDED_MESSAGE,
+    "/RichMedia": PDF_EMBEDDED_MESSAGE,
+}
+_PDF_NAME_KEYS = ("/S", "/Type", "/Subtype")
+# An object header anywhere in the file: viewers that rebuild a damaged cross-reference
+# table find objects this way, so the check looks at them too.
+_PDF_WHITESPACE = frozenset({b" ", b"\t", b"\r", b"\n", b"\f", b"\x00"})
+_PDF_OBJECT_HEADER = re.compile(rb"(?<![0-9])([0-9]{1,10})[ \t\r\n\f\x00]+([0-9]{1,5})"
+                                rb"[ \t\r\n\f\x00]+obj(?![A-Za-z])")
+
+
+def _inspect_pdf(path: Path) -> None:
+    """Refuse a PDF that can run script, launch or embed anything, or that cannot be read.
+
+    Every numbered object is looked at, those inside compressed object streams included,
+    and so is every object header in the bytes that the cross-reference table does not
+    point to (old revisions, deleted objects): what one reader skips another may find.
+    """
+    from pypdf import PdfReader  # imported lazily: only uploads of PDFs pay for it
+    from pypdf.generic import IndirectObject
+
+    data = path.read_bytes()
+    check = _PdfCheck(time.monotonic() + PDF_CHECK_SECONDS)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RejectedFile(PDF_ENCRYPTED_MESSAGE)
+        check.visit(reader.trailer)
+        numbered = {(num, gen) for gen, table in reader.xref.items() for num in table}
+        numbered |= {(num, 0) for num in reader.xref_objStm}
+        if len(numbered) > MAX_PDF_OBJECTS:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+        for num, gen in sorted(numbered):
+            check.visit(reader.get_object(IndirectObject(num, gen, reader)))
+        known_offsets = {offset for table in reader.xref.values() for offset in table.values()}
+        _inspect_unlisted_pdf_objects(reader, data, known_offsets, check)
+    except RejectedFile:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # pypdf raises anything on hostile input: it cannot be checked
+        raise RejectedFile(PDF_DAMAGED_MESSAGE) from exc
+
+
+def _inspect_unlisted_pdf_objects(reader: Any, data: bytes, known_offsets: set[int],
+                                  check: _PdfCheck) -> None:
+    stream = io.BytesIO(data)
+    seen = 0
+    for match in _PDF_OBJECT_HEADER.finditer(data):
+        if match.start() in known_offsets:
+            continue
+        seen += 1
+        if seen > MAX_PDF_OBJECTS:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+        check.on_time()
+        start = match.end()
+        while data[start : start + 1] in _PDF_WHITESPACE:
+            start += 1
+        stream.seek(start)
+        found = _object_at(stream, reader)
+        check.visit(found)
+        if getattr(found, "get", lambda key: None)("/Type") == "/ObjStm":
+            for inner in _objects_in_stream(found, reader):
+                check.visit(inner)
+
+
+def _object_at(stream: IO[bytes], reader: Any) -> object:
+    from pypdf.generic import read_object
+
+    try:
+        return read_object(stream, reader)
+    except Exception:  # "1 0 obj" inside a page's text, say: not an object at all
+        return None
+
+
+def _objects_in_stream(stream_object: Any, reader: Any) -> Iterator[Any]:
+    """The objects packed in an object stream that no cross-reference entry names."""
+    from pypdf.generic import read_object
+
+    if reader.is_encrypted:  # its bytes are ciphertext: nothing can say what it holds
+        raise RejectedFile(PDF_DAMAGED_MESSAGE)
+    body = io.BytesIO(stream_object.get_data())
+    count, first = int(stream_object["/N"]), int(stream_object["/First"])
+    header = body.read(first).split()
+    if count > MAX_PDF_OBJECTS or len(header) < 2 * count:
+        raise RejectedFile(PDF_DAMAGED_MESSAGE)
+    for index in range(count):
+        body.seek(first + int(header[2 * index + 1]))
+        yield read_object(body, reader)
+
+
+class _PdfCheck:
+    """Looks through one object's direct contents for what `_PDF_KEYS` and `_PDF_NAMES` name.
+
+    Indirect references are not followed: every numbered object is visited on its own.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.nodes = 0
+
+    def on_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+
+    def visit(self, root: object) -> None:
+        from pypdf.generic import ArrayObject, DictionaryObject
+
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            self.nodes += 1
+            if self.nodes > MAX_PDF_NODES:
+                raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+            if self.nodes % 10_000 == 0:
+                self.on_time()
+            if isinstance(node, DictionaryObject):
+                for key, value in dict.items(node):
+                    if key in _PDF_KEYS:
+                        raise RejectedFile(_PDF_KEYS[key])
+                    if key in _PDF_NAME_KEYS and isinstance(value, str) and value in _PDF_NAMES:
+                        raise RejectedFile(_PDF_NAMES[value])
+                    pending.append(value)
+            elif isinstance(node, ArrayObject):
+                pending.extend(list.__iter__(node))
 
 
 # --- Office packages --------------------------------------------------------------------------

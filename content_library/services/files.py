@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
+import unicodedata
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,9 +29,19 @@ def stored_path(upload_dir: Path, sha256: str) -> Path:
 
 def download_name(original: str, extension: str) -> str:
     """The person's own file name, tidied, with the extension of what the file really is."""
-    base = os.path.basename((original or "").replace("\\", "/"))
-    stem = re.sub(r"[\x00-\x1f\x7f]+", "", os.path.splitext(base)[0]).strip(" .") or "file"
+    base = os.path.basename(without_control_characters(original or "").replace("\\", "/"))
+    stem = os.path.splitext(base)[0].strip(" .") or "file"
     return stem[:150] + extension
+
+
+# Controls (C0, DEL, C1), invisible formatting (U+202E turns "cod.exe" around, zero-width
+# spaces hide a real extension), line and paragraph separators, lone surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def without_control_characters(name: str) -> str:
+    """A file name as it will show in a save dialog: nothing in it that moves or hides text."""
+    return "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
 
 
 def _human_size(n: int) -> str:
@@ -65,6 +75,9 @@ def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_na
         except RejectedFile as exc:
             raise Invalid({"file": str(exc)}) from None
         sha = digest.hexdigest()
+        # Reading text and template fields can take seconds on a large file: do it before
+        # taking the write lock, which log-ins and every other writer wait for.
+        text, fields = extract_text(tmp, kind), template_fields(tmp, kind)
         begin_write(session)
         session.info.setdefault("new_files", set()).add(sha)
         stored = session.scalar(select(StoredFile).where(StoredFile.sha256 == sha))
@@ -73,10 +86,8 @@ def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_na
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
         if stored is None:
-            stored = StoredFile(
-                sha256=sha, size=size, kind=kind.kind, mime=kind.mime,
-                text=extract_text(target, kind), template_fields=template_fields(target, kind),
-            )
+            stored = StoredFile(sha256=sha, size=size, kind=kind.kind, mime=kind.mime,
+                                text=text, template_fields=fields)
             session.add(stored)
             session.flush()
         return AttachedFile(stored, download_name(original_name, kind.extension))

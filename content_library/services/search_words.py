@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..database import begin_write
+from ..database import SQLITE_BUSY_MS, begin_write
 from ..errors import Invalid, NotFound
 from ..models import ContentRequest, SearchLog, SynonymGroup, User, utcnow
 
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
+# A search never waits longer than this to write its log row (see log_search).
+LOG_WAIT_MS = 200
+
+_log = logging.getLogger(__name__)
 
 
 def synonym_groups(session: Session) -> list[SynonymGroup]:
@@ -64,14 +70,31 @@ def delete_synonyms(session: Session, group_id: int) -> None:
     session.commit()
 
 
-def log_search(session: Session, query: str, results: int, role: str) -> None:
-    """Only what the person typed, normalised; browsing with no words is not a search."""
+def log_search(session: Session, query: str, results: int, role: str) -> bool:
+    """Only what the person typed, normalised; browsing with no words is not a search.
+
+    Best effort: the search has already been answered, so a busy database (a long write
+    elsewhere) costs this row, never the search. The row goes in on a connection of its own
+    that waits at most LOG_WAIT_MS for the write lock. Returns whether it was written.
+    """
     words = " ".join((query or "").lower().split())[:256]
     if not words:
-        return
-    begin_write(session)
-    session.add(SearchLog(query=words, results=results, role=role or "anonymous"))
-    session.commit()
+        return False
+    row = {"query": words, "results": results, "role": role or "anonymous"}
+    with session.get_bind().connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        try:
+            with connection.begin():
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={LOG_WAIT_MS}" if sqlite else
+                                           f"SET LOCAL lock_timeout = '{LOG_WAIT_MS}ms'")
+                connection.execute(insert(SearchLog).values(**row))
+            return True
+        except OperationalError as exc:
+            _log.warning("search not logged, the database is busy: %s", exc.orig)
+            return False
+        finally:
+            if sqlite:  # the connection goes back to the pool for ordinary writers
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
 def request_content(session: Session, user: User, query: str, filters: dict,

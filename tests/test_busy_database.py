@@ -1,0 +1,106 @@
+"""A busy writer never makes a reader fail or wait, and slow file work holds no lock.
+
+A search logs a row, best effort: with the write lock held elsewhere it still answers, and
+skips the row. Reading an upload's text happens before the save takes the write lock, which
+log-ins and every other writer wait for.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sqlite3
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from content_library.models import SearchLog
+from content_library.services import files as file_service
+from portal.extensions import db
+from tests.conftest import page_token
+from tests.test_uploads import pdf_bytes
+
+
+@contextmanager
+def search_log_locked(app):
+    """Another connection holding what a search's log row would wait for."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite"):
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the database's one write lock
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    else:
+        engine = create_engine(url)
+        with engine.connect() as other, other.begin():
+            other.execute(text("LOCK TABLE search_log IN ACCESS EXCLUSIVE MODE"))
+            yield
+        engine.dispose()
+
+
+def logged(app) -> int:
+    with app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(SearchLog))
+        db.session.close()
+        return count
+
+
+def test_a_search_answers_while_another_process_holds_the_write_lock(
+        app, client, make_user, login, make_item, caplog):
+    make_item("forecast-guide", title="Forecast guide")
+    _, rep = make_user("rep")
+    login(rep)
+    assert client.get("/search?q=forecast").status_code == 200  # first request: index drain
+    before = logged(app)
+    assert before == 1
+    caplog.set_level(logging.WARNING, logger="content_library.services.search_words")
+    with search_log_locked(app):
+        page = client.get("/search?q=forecast")
+        api = client.get("/api/v1/search", query_string={"q": "forecast guide"})
+    assert page.status_code == 200 and "Forecast guide" in page.get_data(as_text=True)
+    assert api.status_code == 200 and api.json["total"] == 1
+    assert logged(app) == before  # both rows skipped, not waited for
+    skipped = [r for r in caplog.records if "search not logged" in r.getMessage()]
+    assert len(skipped) == 2
+    # The lock gone, logging goes on as before, on connections back at their usual timeout.
+    assert client.get("/search?q=forecast").status_code == 200
+    assert logged(app) == before + 1
+
+
+def test_reading_an_uploads_text_holds_no_write_lock(app, client, taxonomy, make_user, login,
+                                                     monkeypatch):
+    url = app.config["DATABASE_URL"]
+    if not url.startswith("sqlite"):
+        pytest.skip("only SQLite has one write lock for the whole database")
+    seen: list[str] = []
+
+    def instrumented(extract):
+        def run(path, kind):
+            other = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0,
+                                    isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                seen.append("free")
+            except sqlite3.OperationalError:
+                seen.append("locked")
+            finally:
+                other.close()
+            return extract(path, kind)
+        return run
+
+    monkeypatch.setattr(file_service, "extract_text", instrumented(file_service.extract_text))
+    monkeypatch.setattr(file_service, "template_fields",
+                        instrumented(file_service.template_fields))
+    _, manager = make_user("manager")
+    login(manager)
+    response = client.post("/library/new", content_type="multipart/form-data", data={
+        "csrf_token": page_token(client, "/library/new"), "title": "Quarterly deck",
+        "slug": "deck", "type": "case-study", "audience": "external", "status": "published",
+        "stages": "understanding-offerings", "file": (io.BytesIO(pdf_bytes()), "deck.pdf")})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert seen == ["free", "free"]
