@@ -8,12 +8,12 @@ from flask_login import login_required
 from content_library.errors import Invalid
 from content_library.services import search_words
 
+from .. import numbers
 from ..access import requires, user
 from ..extensions import db
 from ..forms_errors import put_errors
 from ..indexing import backend
 from ..library.forms import ConfirmForm
-from ..numbers import page_number
 from . import service
 from .forms import ContentRequestForm, SynonymForm
 
@@ -24,13 +24,17 @@ def filters_from(args) -> dict[str, tuple[str, ...]]:
     return {facet: tuple(v for v in args.getlist(facet) if v)[:50] for facet in service.FACET_KINDS}
 
 
+def page_number(value: str | None) -> int:
+    return numbers.page_number(value, last=500)
+
+
 @bp.get("/search")
 @login_required
 def results():
     text = request.args.get("q", "")
     filters = filters_from(request.args)
     found = service.search(db.session, backend(), user(), text, filters,
-                           page=page_number(request.args.get("page"), last=500))
+                           page=page_number(request.args.get("page")))
     form = ContentRequestForm(query=text, filters=json.dumps(found.filters),
                               message=f"Content about “{text.strip()}”" if text.strip() else "")
     return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,
