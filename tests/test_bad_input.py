@@ -209,3 +209,87 @@ def test_a_version_field_in_other_digits_saves_without_a_crash(app, client, make
             "stages": "understanding-offerings", "version": "¹"}
     response = client.post(f"/content/{ITEM}/edit", data=form)
     assert response.status_code < 500
+
+
+# ---- a request to marketing stores what a person typed, within bounds ------------------------
+
+
+def stored_requests(app) -> list[tuple[str, dict, str]]:
+    from content_library.models import ContentRequest
+    from portal.extensions import db
+
+    with app.app_context():
+        return [(r.query, r.filters, r.message) for r in db.session.query(ContentRequest)]
+
+
+def ask(client, **fields):
+    token = page_token(client, "/search?q=quantum")
+    data = {"csrf_token": token, "query": "quantum", "filters": "{}", "message": "A case study"}
+    return client.post("/search/request", data={**data, **fields}, follow_redirects=True)
+
+
+def test_a_request_keeps_its_search_and_filters(app, rep):
+    response = ask(rep, filters='{"stage": ["negotiating"], "stakeholder": ["cfo", "it"]}')
+    assert "marketing sees your request" in response.get_data(as_text=True)
+    assert stored_requests(app) == [
+        ("quantum", {"stage": ["negotiating"], "stakeholder": ["cfo", "it"]}, "A case study")]
+
+
+@pytest.mark.parametrize("filters,reason", [
+    ('{"stage": ["' + "x" * 100_000 + '"]}', "take at most 4,000 characters"),
+    ('{"stage": [' + ", ".join(['"negotiating"'] * 400) + "]}", "take at most 4,000 characters"),
+    ('{"stage": [1, {"a": 2}]}', "must be lists of tags"),
+    ('{"stage": "negotiating"}', "must be lists of tags"),
+    ("[1, 2]", "must be lists of tags"),
+    ("not json", "must be lists of tags"),
+])
+def test_oversized_or_misshapen_filters_are_refused_in_words(app, rep, filters, reason):
+    response = ask(rep, filters=filters)
+    assert response.status_code == 200  # back on the search page, which says why
+    assert reason in response.get_data(as_text=True)
+    assert stored_requests(app) == []
+
+
+def test_an_overlong_message_is_refused_in_words(app, rep):
+    response = ask(rep, message="x" * 2001)
+    assert "cannot be longer than 2000 characters" in response.get_data(as_text=True)
+    assert stored_requests(app) == []
+
+
+def test_a_request_records_the_search_as_it_ran(app, rep):
+    """The search reads only its first 256 characters; the request records those."""
+    ask(rep, query="q" * 5000)
+    assert stored_requests(app) == [("q" * 256, {}, "A case study")]
+
+
+def test_the_service_caps_every_field(app, ctx, make_user):
+    from content_library.errors import Invalid
+    from content_library.models import User
+    from content_library.services import search_words
+
+    user_id, _ = make_user("rep")
+    someone = ctx.get(User, user_id)
+    for query, filters, message, field in (
+            ("q" * 257, {}, "x", "query"), ("q", {"stage": ["s" * 4000]}, "x", "filters"),
+            ("q", {"stage": "s"}, "x", "filters"), ("q", {}, "m" * 2001, "message"),
+            ("", {}, " ", "message")):
+        with pytest.raises(Invalid) as caught:
+            search_words.request_content(ctx, someone, query, filters, message)
+        assert set(caught.value.reasons) == {field}
+
+
+def test_a_file_part_or_a_json_body_is_not_taken_for_the_fields(app, rep):
+    import io
+
+    token = page_token(rep, "/search?q=quantum")
+    big = io.BytesIO(b'{"stage": ["' + b"y" * 300_000 + b'"]}')
+    response = rep.post("/search/request", content_type="multipart/form-data", data={
+        "csrf_token": token, "query": "quantum", "message": "From a file part",
+        "filters": (big, "filters.json")})
+    assert response.status_code == 302
+    assert stored_requests(app) == [("quantum", {}, "From a file part")]
+    response = rep.post("/search/request", headers={"X-CSRFToken": token},
+                        json={"query": "quantum", "filters": {"stage": ["z" * 9000]},
+                              "message": ["not", "text"]})
+    assert response.status_code == 302
+    assert len(stored_requests(app)) == 1
