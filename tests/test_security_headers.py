@@ -91,6 +91,21 @@ def test_api_json_carries_the_headers(app, rep):
         assert "no-store" in response.headers["Cache-Control"]
 
 
+def test_no_page_or_json_answer_is_kept_by_caches(app, rep):
+    """Every GET route without arguments, suggestions as you type included: what they show
+    depends on who asks."""
+    paths = [rule.rule for rule in app.url_map.iter_rules()
+             if "GET" in rule.methods and not rule.arguments]
+    assert "/search/suggest" in paths
+    for path in paths:
+        response = rep.get(path, query_string={"q": "pricing"})
+        if response.mimetype in ("text/html", "application/json"):
+            assert "no-store" in response.headers.get("Cache-Control", ""), path
+    suggested = rep.get("/search/suggest?q=pri")
+    assert suggested.is_json and suggested.get_json()
+    assert suggested.headers["Cache-Control"] == "no-store"
+
+
 def test_errors_carry_the_headers(app, client, rep):
     answers = {
         "page 404": rep.get("/content/no-such-item"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
@@ -97,16 +98,40 @@ def log_search(session: Session, query: str, results: int, role: str) -> bool:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
 
 
+# What a request carries besides the rep's words: the search it followed and its filters. The
+# filters are a few tag slugs per facet; 4,000 characters of JSON is many times what any
+# search page sets, and keeps a forged form from storing megabytes.
+MAX_REQUEST_QUERY = 256
+MAX_REQUEST_MESSAGE = 2000
+MAX_REQUEST_FILTERS = 4000
+
+
+def _request_problems(query: str, filters: object, message: str) -> dict[str, str]:
+    problems = {}
+    if not message and not query.strip():
+        problems["message"] = "Say what you were looking for."
+    if len(message) > MAX_REQUEST_MESSAGE:
+        problems["message"] = f"Use at most {MAX_REQUEST_MESSAGE:,} characters."
+    if len(query) > MAX_REQUEST_QUERY:
+        problems["query"] = f"The search sent with a request has at most {MAX_REQUEST_QUERY} characters."
+    if not (isinstance(filters, dict) and all(
+            isinstance(name, str) and isinstance(values, list)
+            and all(isinstance(v, str) for v in values) for name, values in filters.items())):
+        problems["filters"] = "The search filters sent with a request must be lists of tags."
+    elif len(json.dumps(filters)) > MAX_REQUEST_FILTERS:
+        problems["filters"] = (f"The search filters sent with a request take at most "
+                               f"{MAX_REQUEST_FILTERS:,} characters.")
+    return problems
+
+
 def request_content(session: Session, user: User, query: str, filters: dict,
                     message: str) -> ContentRequest:
-    message = (message or "").strip()
-    if not message and not (query or "").strip():
-        raise Invalid({"message": "Say what you were looking for."})
-    if len(message) > 2000:
-        raise Invalid({"message": "Use at most 2,000 characters."})
+    query, message = query or "", (message or "").strip()
+    problems = _request_problems(query, filters, message)
+    if problems:
+        raise Invalid(problems)
     begin_write(session)
-    request = ContentRequest(requester_id=user.id, query=(query or "")[:256],
-                             filters={k: list(v) for k, v in filters.items()}, message=message)
+    request = ContentRequest(requester_id=user.id, query=query, filters=filters, message=message)
     session.add(request)
     session.commit()
     return request

@@ -28,6 +28,7 @@ from ..extensions import db
 from ..form_choices import choices as as_choices
 from ..forms_errors import put_errors
 from ..indexing import backend
+from ..numbers import LARGEST_ID, page_number, whole_number
 from ..search import service as search_service
 from .forms import ConfirmForm, ItemForm, StatusForm
 
@@ -123,7 +124,7 @@ def _save(form: ItemForm, existing=None):
         file = _uploaded_file(form)
         if file is None:
             file = None if (existing is not None and form.remove_file.data) else item_service.KEEP_FILE
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
+        expected = whole_number(form.version.data, 0, LARGEST_ID)
         saved, outcome = item_service.save_item(
             db.session, _input(form), user(), note=form.note.data or "",
             expected_version=expected, existing=existing, file=file)
@@ -204,7 +205,7 @@ def library():
         stage=request.args.get("stage") or None, text=text,
         matching=search_service.library_matches(db.session, backend(), text),
         stale_only=request.args.get("stale") == "1",
-        page=int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1,
+        page=page_number(request.args.get("page"), last=9_999),
     )
     cards, total = catalog.library_page(db.session, flt, date.today())
     pages = max(1, -(-total // flt.per_page))
