@@ -275,15 +275,38 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
     return item, outcome
 
 
-def save_item(session: Session, data: ItemInput, actor: User | None, *, note: str = "",
-              expected_version: int | None = None, existing: ContentItem | None = None,
-              file=KEEP_FILE) -> tuple[ContentItem, str]:
-    begin_write(session)
+# The people who may own an item: active staff (a champion keeps nothing fresh).
+_MAY_OWN = (User.active.is_(True), User.role != "champion")
+
+
+def owner_choices(session: Session) -> list[User]:
+    return list(session.scalars(select(User).where(*_MAY_OWN).order_by(User.name, User.email)))
+
+
+def problems(session: Session, data: ItemInput, existing: ContentItem | None = None, *,
+             owner_must_have_account: bool = False) -> dict[str, str]:
+    """Every reason save_item would refuse this input, found by reading only.
+
+    `owner_must_have_account` is for people typing into the form: an import keeps owners'
+    e-mails as they are, and an owner the item already has stays acceptable."""
     errors = validate(session, data)
     slug_is_new = existing is None or data.slug != existing.slug
     if slug_is_new and "slug" not in errors and session.scalar(
             select(ContentItem.id).where(ContentItem.slug == data.slug)):
         errors["slug"] = "Another item already uses this slug."
+    owner = (data.owner or "").strip().lower()
+    if (owner_must_have_account and owner and "owner" not in errors
+            and owner != (existing.owner_email if existing else None)
+            and session.scalar(select(User.id).where(User.email == owner, *_MAY_OWN)) is None):
+        errors["owner"] = "Choose an owner who has a staff account here."
+    return errors
+
+
+def save_item(session: Session, data: ItemInput, actor: User | None, *, note: str = "",
+              expected_version: int | None = None, existing: ContentItem | None = None,
+              file=KEEP_FILE, owner_must_have_account: bool = False) -> tuple[ContentItem, str]:
+    begin_write(session)
+    errors = problems(session, data, existing, owner_must_have_account=owner_must_have_account)
     if errors:
         session.rollback()
         raise Invalid(errors)
