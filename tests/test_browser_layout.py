@@ -77,3 +77,17 @@ def test_a_long_e_mail_and_a_long_query_wrap_instead_of_widening_the_page(
             page.wait_for_load_state("load")
             sideways = page.evaluate("document.documentElement.scrollWidth")
             assert sideways <= width, f"{path} is {sideways} px wide at {width} px"
+
+
+def test_two_typed_lines_of_an_argument_part_keep_their_line_break(demo_app):  # noqa: F811
+    with demo_app.app_context():
+        item = item_service.get_item(db.session, "forecast-you-can-plan-on-cfo")
+        data = item_service.input_from_snapshot(item_service.snapshot(item))
+        argument = {**data.argument, "value_statement": "First typed line.\nSecond typed line."}
+        item_service.save_item(db.session, replace(data, argument=argument), None, existing=item)
+    with live_server(demo_app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        log_in_as(page, base, "rep")
+        page.goto(base + "/content/forecast-you-can-plan-on-cfo")
+        shown = page.locator("#part-text-value_statement").inner_text()
+        assert shown.strip() == "First typed line.\nSecond typed line."

@@ -80,3 +80,31 @@ def test_a_refused_item_form_saves_nothing(app, client, make_user, login, taxono
         "audience": "external", "status": "draft", "stages": ["negotiating"]})
     with app.app_context():
         assert db.session.scalars(select(ContentItem)).all() == []
+
+
+# ---- Markdown task lists ------------------------------------------------------------------
+
+
+def test_task_lists_render_as_disabled_checkboxes(client, make_user, login, make_item):
+    make_item("tasks", body="- [ ] Book the CFO meeting\n- [x] Send the ROI model\n\n"
+                            "1. [X] Loose one\n\n2. [ ] Loose two")
+    _, email = make_user("rep")
+    login(email)
+    html = text(client.get("/content/tasks"))
+    boxes = re.findall(r"<input[^>]*>", html.split('class="body prose"')[1])
+    assert len(boxes) == 4
+    assert all('type="checkbox"' in b and "disabled" in b for b in boxes)
+    assert ["checked" in b for b in boxes] == [False, True, True, False]
+    assert "[ ]" not in html and "[x]" not in html
+
+
+def test_any_other_input_in_content_is_reduced_to_a_disabled_checkbox():
+    from content_library.rendering import markdown_to_html
+
+    html = markdown_to_html('<input type="text" name="q" value="x" formaction="http://evil" '
+                            'onclick="alert(1)" aria-label="Pay here"> and a [ ] bracket')
+    tag = re.search(r"<input[^>]*>", html).group(0)
+    attributes = set(re.findall(r'([a-z-]+)="', tag))
+    assert attributes == {"type", "disabled", "aria-label"}
+    assert 'type="checkbox"' in tag and 'aria-label="Task"' in tag
+    assert "[ ] bracket" in html  # only a list item's leading box becomes a checkbox
