@@ -108,3 +108,60 @@ def test_any_other_input_in_content_is_reduced_to_a_disabled_checkbox():
     assert attributes == {"type", "disabled", "aria-label"}
     assert 'type="checkbox"' in tag and 'aria-label="Task"' in tag
     assert "[ ] bracket" in html  # only a list item's leading box becomes a checkbox
+
+
+# ---- versions: names, and any two compared --------------------------------------------------
+
+
+def _edit(client, slug: str, version: int, **changes):
+    from tests.conftest import csrf_from
+
+    data = {"csrf_token": csrf_from(text(client.get(f"/content/{slug}/edit"))), "title": "Hist",
+            "slug": slug, "type": "case-study", "audience": "external", "status": "published",
+            "stages": ["understanding-offerings"], "version": str(version), **changes}
+    response = client.post(f"/content/{slug}/edit", data=data)
+    assert response.status_code == 302, text(response)[:2000]
+
+
+def test_the_version_page_shows_names_not_slugs(client, make_user, login, make_item):
+    make_item("hist", title="Hist", stakeholders=["cfo"])
+    _, email = make_user("manager", name="Maria Marketing")
+    login(email)
+    _edit(client, "hist", 1, type="battle-card", stages=["building-business-case"],
+          stakeholders=["it"], owner=email)
+    html = text(client.get("/content/hist/versions/1"))
+    diff = html.split("What changed", 1)[1]
+    for name in ("Case study", "Battle card", "Understanding offerings",
+                 "Building a business case", "CFO", "IT", f"Maria Marketing ({email})"):
+        assert name in diff
+    for slug in ("case-study", "battle-card", "understanding-offerings", "building-business-case"):
+        assert f"{slug}</span>" not in diff
+
+
+def test_a_file_in_a_comparison_is_shown_by_its_name_not_its_hash():
+    from content_library.services.items import compare
+
+    digest = "ab" * 32
+    old = {"file": {"sha256": digest, "name": "CFO deck.pdf"}}
+    [change] = compare(old, {"file": None})
+    assert change.lines == [("-", "CFO deck.pdf")]
+    [same_name] = compare(old, {"file": {"sha256": "cd" * 32, "name": "CFO deck.pdf"}})
+    assert [mark for mark, _ in same_name.lines] == ["-", "+"]
+    assert digest not in repr(change) + repr(same_name)
+
+
+def test_any_two_versions_can_be_compared(client, make_user, login, make_item):
+    make_item("hist", title="Hist", body="one")
+    _, email = make_user("manager")
+    login(email)
+    _edit(client, "hist", 1, body="two")
+    _edit(client, "hist", 2, body="three")
+    history = text(client.get("/content/hist/versions"))
+    assert 'name="from"' in history and 'name="to"' in history
+    html = text(client.get("/content/hist/versions/compare?from=3&to=1"))
+    assert "From version 1 to version 3" in html
+    assert re.search(r'class="del">- one', html) and re.search(r'class="add">\+ three', html)
+    assert "two" not in html.split("From version", 1)[1]
+    refused = client.get("/content/hist/versions/compare?from=2&to=x", follow_redirects=True)
+    assert "Pick two different versions" in text(refused)
+    assert client.get("/content/hist/versions/compare?from=1&to=9").status_code == 404

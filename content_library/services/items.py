@@ -18,6 +18,7 @@ from ..models import (
     ARGUMENT_PARTS,
     AUDIENCES,
     LIST_ARGUMENT_FIELDS,
+    STATUS_NAMES,
     STATUSES,
     ContentItem,
     ContentType,
@@ -381,14 +382,26 @@ FIELD_LABELS = {
 }
 
 
-def _as_lines(value) -> list[str]:
+def display_names(session: Session) -> dict[str, dict[str, str]]:
+    """What a person reads instead of the slugs and e-mails a snapshot keeps, by field.
+    A tag deleted since, or an owner with no account here, shows as it was stored."""
+    names = {name: {t.slug: t.name for t in _tags(session, model).values()}
+             for name, model in TAG_FIELDS.items()}
+    names["type"] = {t.slug: t.name for t in _tags(session, ContentType).values()}
+    names["owner"] = {u.email: f"{u.name} ({u.email})" for u in session.scalars(select(User))}
+    names["status"] = dict(STATUS_NAMES)
+    names["audience"] = {"internal": "Internal: staff only", "external": "External: may reach champions"}
+    return names
+
+
+def _as_lines(value, names: dict[str, str]) -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, dict):
-        return [f"{k}: {v}" for k, v in value.items()]
-    return str(value).splitlines()
+        return [names.get(str(v), str(v)) for v in value]
+    if isinstance(value, dict):  # a file: its name is what people know it by
+        return [str(value.get("name") or "file")]
+    return [names.get(line, line) for line in str(value).splitlines()]
 
 
 def _flatten(snap: dict) -> dict:
@@ -405,14 +418,22 @@ class FieldChange:
     lines: list[tuple[str, str]]  # (" ", "+", "-") and the line
 
 
-def compare(old: dict, new: dict) -> list[FieldChange]:
-    """What changed between two snapshots, field by field, as line diffs."""
+def compare(old: dict, new: dict, names: dict[str, dict[str, str]] | None = None
+            ) -> list[FieldChange]:
+    """What changed between two snapshots, field by field, as line diffs; `names` (from
+    display_names) turns slugs and e-mails into what people call them."""
     a, b = _flatten(old), _flatten(new)
+    names = names or {}
     changes = []
     for key, label in FIELD_LABELS.items():
         if a.get(key) == b.get(key):
             continue
-        diff = difflib.ndiff(_as_lines(a.get(key)), _as_lines(b.get(key)))
-        lines = [(d[0], d[2:]) for d in diff if d[0] in " +-"]
+        field_names = names.get(key, {})
+        before, after = _as_lines(a.get(key), field_names), _as_lines(b.get(key), field_names)
+        if before == after:  # a file replaced by another of the same name
+            lines = [("-", line) for line in before] + [
+                ("+", f"{line} (another file of the same name)") for line in after]
+        else:
+            lines = [(d[0], d[2:]) for d in difflib.ndiff(before, after) if d[0] in " +-"]
         changes.append(FieldChange(key, label, lines))
     return changes

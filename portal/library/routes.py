@@ -246,10 +246,26 @@ def versions(slug: str):
 def version(slug: str, number: int):
     found = readable_item(slug)
     old = item_service.get_version(found, number)
-    changes = item_service.compare(old.snapshot, item_service.snapshot(found))
+    changes = item_service.compare(old.snapshot, item_service.snapshot(found),
+                                   item_service.display_names(db.session))
     return render_template("library/version.html", item=found, version=old, changes=changes,
                            parts=ARGUMENT_PARTS, form=ConfirmForm(),
                            body_html=markdown_to_html(old.snapshot.get("body", "")))
+
+
+@bp.get("/content/<slug>/versions/compare")
+@requires("view_versions")
+def compare_versions(slug: str):
+    found = readable_item(slug)
+    picked = sorted({request.args.get(k, type=int) for k in ("from", "to")} - {None})
+    if len(picked) != 2:
+        flash("Pick two different versions to compare.", "error")
+        return redirect(url_for("library.versions", slug=found.slug))
+    older, newer = (item_service.get_version(found, n) for n in picked)
+    changes = item_service.compare(older.snapshot, newer.snapshot,
+                                   item_service.display_names(db.session))
+    return render_template("library/compare.html", item=found, older=older, newer=newer,
+                           changes=changes)
 
 
 @bp.post("/content/<slug>/versions/<int:number>/restore")
