@@ -148,8 +148,9 @@ def set_password(session: Session, user: User, new: str) -> None:
     session.commit()
 
 
-def update_user(session: Session, user: User, *, name: str, role: str, active: bool,
-                company: str = "") -> User:
+def validate_edit(user: User, *, name: str, role: str, company: str = "",
+                  new_password: str = "") -> dict[str, str]:
+    """Every reason an admin's edit of this person would be refused, by field."""
     errors: dict[str, str] = {}
     if not name.strip():
         errors["name"] = "Enter the person's name."
@@ -157,6 +158,17 @@ def update_user(session: Session, user: User, *, name: str, role: str, active: b
         errors["role"] = f"Choose a role: {', '.join(ROLES)}."
     if role == "champion" and not company.strip():
         errors["company"] = "A champion needs the name of their company."
+    if new_password:
+        try:
+            check_strength(new_password, user.email)
+        except Invalid as exc:
+            errors.update(exc.reasons)
+    return errors
+
+
+def update_user(session: Session, user: User, *, name: str, role: str, active: bool,
+                company: str = "") -> User:
+    errors = validate_edit(user, name=name, role=role, company=company)
     if errors:
         raise Invalid(errors)
     begin_write(session)

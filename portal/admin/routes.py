@@ -10,7 +10,7 @@ from content_library.services import users as user_service
 
 from ..access import requires, user
 from ..extensions import db
-from ..forms_errors import put_errors
+from ..forms_errors import put_errors, validate_all
 from ..library.forms import ConfirmForm
 from .forms import EditUserForm, NewUserForm, TagForm
 
@@ -28,10 +28,10 @@ def users():
 @requires("manage_users")
 def new_user():
     form = NewUserForm()
-    if form.validate_on_submit():
-        data = user_service.NewUser(email=form.email.data, name=form.name.data,
-                                    role=form.role.data, password=form.password.data or "",
-                                    company=form.company.data or "")
+    data = user_service.NewUser(email=form.email.data or "", name=form.name.data or "",
+                                role=form.role.data or "", password=form.password.data or "",
+                                company=form.company.data or "")
+    if validate_all(form, lambda: user_service.validate_new_user(db.session, data)):
         try:
             created = user_service.create_user(db.session, data)
         except Invalid as exc:
@@ -49,7 +49,10 @@ def edit_user(user_id: int):
     if person is None:
         raise NotFound(user_id)
     form = EditUserForm(obj=person if request.method == "GET" else None)
-    if form.validate_on_submit():
+    if validate_all(form, lambda: user_service.validate_edit(
+            person, name=form.name.data or "", role=form.role.data or "",
+            company=form.company.data or "", new_password=form.new_password.data or ""),
+            {"password": "new_password"}):
         if person.id == user().id and (form.role.data != "admin" or not form.active.data):
             form.role.errors = ["You cannot remove your own admin rights or deactivate yourself."]
         else:

@@ -5,7 +5,6 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
-    EmailField,
     HiddenField,
     RadioField,
     SelectField,
@@ -46,8 +45,8 @@ class ItemForm(FlaskForm):
     stakeholders = CheckboxList("Stakeholders", description="None: for every stakeholder.")
     solutions = CheckboxList("Solutions", description="None: for every solution.")
     verticals = CheckboxList("Verticals", description="None: for every vertical.")
-    owner = EmailField("Owner", validators=[Optional(), Length(max=254)],
-                       description="The e-mail of whoever keeps this item fresh.")
+    owner = SelectField("Owner", validate_choice=False,
+                        description="Whoever keeps this item fresh.")
     review_by = DateField("Review by", validators=[Optional()],
                           description="After this date the item is marked stale.")
     body = TextAreaField("Body (Markdown)")

@@ -1,0 +1,167 @@
+"""What a new user stumbled on (issue 6, section 5), each through the pages a person uses."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from sqlalchemy import select
+
+from content_library.models import ContentItem, User
+from portal.extensions import db
+from tests.conftest import page_token
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def banner(html: str) -> str:
+    match = re.search(r'<div class="alert" role="alert">(.*?)</div>', html, re.S)
+    assert match, "no error banner at the top of the form"
+    return match.group(1)
+
+
+# ---- every error at once ------------------------------------------------------------------
+
+
+def test_the_item_form_names_every_problem_at_once_upload_included(
+        app, client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    response = client.post("/library/new", data={
+        "csrf_token": page_token(client, "/library/new"), "title": "", "summary": "Kept words",
+        "type": "", "audience": "external", "status": "draft",
+        "file": (io.BytesIO(b"<html><script>alert(1)</script></html>"), "deck.pdf"),
+    }, content_type="multipart/form-data")
+    html = text(response)
+    assert response.status_code == 400
+    top = banner(html)
+    for reason in ("Enter a title.", "Choose a content type.", "Choose at least one stage."):
+        assert reason in top and reason in html.split("</div>", 1)[1]
+    file_reason = re.search(r'<p class="error" id="file-error">([^<]+)</p>', html).group(1)
+    assert "not" in file_reason and file_reason in top
+    assert 'href="#file"' in top and "Kept words" in html
+
+
+def test_the_new_user_form_names_every_problem_at_once(client, make_user, login):
+    _, email = make_user("admin")
+    login(email)
+    response = client.post("/admin/users/new", data={
+        "csrf_token": page_token(client, "/admin/users/new"), "email": "new@example.com",
+        "name": "", "role": "champion", "company": "", "password": "password1"})
+    top = banner(text(response))
+    assert response.status_code == 400
+    assert "Enter the person" in top and "needs the name of their company" in top
+    assert "too common" in top
+
+
+def test_the_user_edit_form_names_every_problem_and_saves_nothing(
+        app, client, make_user, login):
+    _, email = make_user("admin")
+    person_id, _ = make_user("rep", name="Rita Rep")
+    login(email)
+    response = client.post(f"/admin/users/{person_id}", data={
+        "csrf_token": page_token(client, f"/admin/users/{person_id}"), "name": "",
+        "role": "champion", "company": "", "active": "y", "new_password": "password1"})
+    top = banner(text(response))
+    assert response.status_code == 400
+    assert "Enter the person" in top and "company" in top and "too common" in top
+    with app.app_context():
+        person = db.session.get(User, person_id)
+        assert (person.name, person.role) == ("Rita Rep", "rep")
+
+
+def test_a_refused_item_form_saves_nothing(app, client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    client.post("/library/new", data={
+        "csrf_token": page_token(client, "/library/new"), "title": "T", "type": "nope",
+        "audience": "external", "status": "draft", "stages": ["negotiating"]})
+    with app.app_context():
+        assert db.session.scalars(select(ContentItem)).all() == []
+
+
+# ---- Markdown task lists ------------------------------------------------------------------
+
+
+def test_task_lists_render_as_disabled_checkboxes(client, make_user, login, make_item):
+    make_item("tasks", body="- [ ] Book the CFO meeting\n- [x] Send the ROI model\n\n"
+                            "1. [X] Loose one\n\n2. [ ] Loose two")
+    _, email = make_user("rep")
+    login(email)
+    html = text(client.get("/content/tasks"))
+    boxes = re.findall(r"<input[^>]*>", html.split('class="body prose"')[1])
+    assert len(boxes) == 4
+    assert all('type="checkbox"' in b and "disabled" in b for b in boxes)
+    assert ["checked" in b for b in boxes] == [False, True, True, False]
+    assert "[ ]" not in html and "[x]" not in html
+
+
+def test_any_other_input_in_content_is_reduced_to_a_disabled_checkbox():
+    from content_library.rendering import markdown_to_html
+
+    html = markdown_to_html('<input type="text" name="q" value="x" formaction="http://evil" '
+                            'onclick="alert(1)" aria-label="Pay here"> and a [ ] bracket')
+    tag = re.search(r"<input[^>]*>", html).group(0)
+    attributes = set(re.findall(r'([a-z-]+)="', tag))
+    assert attributes == {"type", "disabled", "aria-label"}
+    assert 'type="checkbox"' in tag and 'aria-label="Task"' in tag
+    assert "[ ] bracket" in html  # only a list item's leading box becomes a checkbox
+
+
+# ---- versions: names, and any two compared --------------------------------------------------
+
+
+def _edit(client, slug: str, version: int, **changes):
+    from tests.conftest import csrf_from
+
+    data = {"csrf_token": csrf_from(text(client.get(f"/content/{slug}/edit"))), "title": "Hist",
+            "slug": slug, "type": "case-study", "audience": "external", "status": "published",
+            "stages": ["understanding-offerings"], "version": str(version), **changes}
+    response = client.post(f"/content/{slug}/edit", data=data)
+    assert response.status_code == 302, text(response)[:2000]
+
+
+def test_the_version_page_shows_names_not_slugs(client, make_user, login, make_item):
+    make_item("hist", title="Hist", stakeholders=["cfo"])
+    _, email = make_user("manager", name="Maria Marketing")
+    login(email)
+    _edit(client, "hist", 1, type="battle-card", stages=["building-business-case"],
+          stakeholders=["it"], owner=email)
+    html = text(client.get("/content/hist/versions/1"))
+    diff = html.split("What changed", 1)[1]
+    for name in ("Case study", "Battle card", "Understanding offerings",
+                 "Building a business case", "CFO", "IT", f"Maria Marketing ({email})"):
+        assert name in diff
+    for slug in ("case-study", "battle-card", "understanding-offerings", "building-business-case"):
+        assert f"{slug}</span>" not in diff
+
+
+def test_a_file_in_a_comparison_is_shown_by_its_name_not_its_hash():
+    from content_library.services.items import compare
+
+    digest = "ab" * 32
+    old = {"file": {"sha256": digest, "name": "CFO deck.pdf"}}
+    [change] = compare(old, {"file": None})
+    assert change.lines == [("-", "CFO deck.pdf")]
+    [same_name] = compare(old, {"file": {"sha256": "cd" * 32, "name": "CFO deck.pdf"}})
+    assert [mark for mark, _ in same_name.lines] == ["-", "+"]
+    assert digest not in repr(change) + repr(same_name)
+
+
+def test_any_two_versions_can_be_compared(client, make_user, login, make_item):
+    make_item("hist", title="Hist", body="one")
+    _, email = make_user("manager")
+    login(email)
+    _edit(client, "hist", 1, body="two")
+    _edit(client, "hist", 2, body="three")
+    history = text(client.get("/content/hist/versions"))
+    assert 'name="from"' in history and 'name="to"' in history
+    html = text(client.get("/content/hist/versions/compare?from=3&to=1"))
+    assert "From version 1 to version 3" in html
+    assert re.search(r'class="del">- one', html) and re.search(r'class="add">\+ three', html)
+    assert "two" not in html.split("From version", 1)[1]
+    refused = client.get("/content/hist/versions/compare?from=2&to=x", follow_redirects=True)
+    assert "Pick two different versions" in text(refused)
+    assert client.get("/content/hist/versions/compare?from=1&to=9").status_code == 404
