@@ -194,6 +194,19 @@ def test_line_numbers_count_the_lines_of_multi_line_cells(ctx, taxonomy, tmp_pat
     assert str(failure.value) == "report.csv line 6: Amount: expected a number, got 'twenty'"
 
 
+def test_a_multi_line_row_is_reported_by_the_line_it_starts_on(ctx, taxonomy, tmp_path):
+    bad = SALESFORCE_REPORT.replace('"$125,000.00"', '"lots"')
+    with pytest.raises(Invalid) as failure:
+        import_deals(ctx, write(tmp_path, "report.csv", bad), "salesforce")
+    assert str(failure.value) == "report.csv line 2: Amount: expected a number, got 'lots'"
+
+
+def test_a_byte_order_mark_before_the_first_header(ctx, taxonomy, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + SALESFORCE_API.encode())
+    assert import_deals(ctx, path, "salesforce").created == 5
+
+
 def test_every_problem_is_counted_in_one_line(ctx, taxonomy, tmp_path):
     bad = SALESFORCE_API.replace(",20000,", ",abc,").replace(",48000,", ",x,")
     with pytest.raises(Invalid) as failure:

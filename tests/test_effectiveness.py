@@ -216,3 +216,12 @@ def test_a_stage_nobody_entered_has_null_conversion(ctx, taxonomy):
     assert (bbc["entered"], bbc["conversion"], bbc["avg_days"]) == (0, None, None)
     november = stage_conversion(ctx, Period(date(2026, 11, 1), date(2026, 11, 30)))
     assert [row.entered for row in november] == [0, 0, 0]
+
+
+def test_a_close_date_before_the_stage_was_entered_counts_zero_days(ctx, taxonomy):
+    # The CRM keeps a close date without a time: a deal that entered a stage in the
+    # afternoon and closed that day did not spend negative time in it.
+    add_deal(ctx, "same-day", "won", date(2026, 10, 7), stages=[(at(7, 15), NEG)])
+    ctx.commit()
+    neg = stage_conversion(ctx, OCTOBER)[2]
+    assert (neg.left, neg.converted, neg.avg_days) == (1, 1, 0.0)
