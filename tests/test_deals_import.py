@@ -96,6 +96,32 @@ def test_hubspot_deals_export(ctx, taxonomy, tmp_path):
     assert (hooli.close_date, hooli.amount, hooli.source) == (None, None, "hubspot")
 
 
+def test_hubspot_date_entered_columns_are_the_stage_history(ctx, taxonomy, tmp_path):
+    path = EXPORTS / "hubspot_with_stage_dates.csv"
+    report = import_deals(ctx, path, "hubspot")
+    assert (report.created, report.stage_entries, report.unmapped) == (2, 5, [])
+    globex = deals(ctx)["18273645013"]
+    assert [(e.entered_at, e.crm_stage, e.stage) for e in globex.history] == [
+        (datetime(2026, 3, 10, 14), "Understanding offerings", "understanding-offerings"),
+        (datetime(2026, 8, 1, 10), "Negotiating", "negotiating"),
+        (datetime(2026, 9, 30, 17), "Closed won", None),
+    ]
+    assert import_deals(ctx, path, "hubspot").unchanged == 2
+    bad = path.read_text(encoding="utf-8").replace("2026-08-01 10:00", "August")
+    with pytest.raises(Invalid) as failure:
+        import_deals(ctx, write(tmp_path, "hubspot.csv", bad), "hubspot")
+    assert str(failure.value) == (
+        'hubspot.csv line 3: Date entered "Negotiating (Sales Pipeline)": expected a date like '
+        "2026-03-31 or 3/31/2026, got 'August'")
+
+
+def test_a_windows_1252_export(ctx, taxonomy, tmp_path):
+    path = tmp_path / "legacy.csv"
+    path.write_bytes(SALESFORCE_API.replace("Globex renewal", "Globex Société").encode("cp1252"))
+    import_deals(ctx, path, "salesforce")
+    assert deals(ctx)["0065g00000AbCdFAAV"].name == "Globex Société"
+
+
 def test_the_same_file_twice_changes_nothing_and_a_newer_export_updates(ctx, taxonomy, tmp_path):
     path = write(tmp_path, "deals.csv", SALESFORCE_API)
     import_deals(ctx, path, "salesforce", history=write(tmp_path, "h.csv", HISTORY))

@@ -247,7 +247,8 @@ class Table:
         return f"{self.file} line {line}: {self.headers.get(field, field)}"
 
 
-def read_table(path: Path, columns: dict[str, tuple[str, ...]], required: tuple[str, ...]) -> Table:
+def read_table(path: Path, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
+               entered_columns: bool = False) -> Table:
     if not path.is_file():
         raise ReadFailed([f"{path}: no such file"])
     text = _decode(path.read_bytes())
@@ -264,12 +265,30 @@ def read_table(path: Path, columns: dict[str, tuple[str, ...]], required: tuple[
             if name.casefold() in position:
                 found[field] = position[name.casefold()]
                 break
+    for i, name in enumerate(header):
+        stage = _entered_stage(name)
+        if stage and entered_columns:
+            found.setdefault(ENTERED + stage, i)
     missing = [f for f in required if f not in found]
     if missing:
         raise ReadFailed([f"{path.name}: no column {' or '.join(repr(n) for n in columns[f])}"
                           for f in missing])
     return Table(path.name, {f: header[i].strip() for f, i in found.items()},
                  list(_rows(reader, len(header), found, path.name)))
+
+
+# HubSpot exports may carry, per stage, the date each deal entered it:
+# Date entered "Contract sent (Sales Pipeline)". They give HubSpot deals a stage history.
+ENTERED = "entered:"
+_ENTERED_HEADER = re.compile(r"""date entered\s+["'\u201c\u2018]?(.+?)["'\u201d\u2019]?""",
+                             re.IGNORECASE)
+
+
+def _entered_stage(header: str) -> str | None:
+    match = _ENTERED_HEADER.fullmatch(header.strip())
+    if not match:
+        return None
+    return re.sub(r"\s*\([^()]*\)$", "", match.group(1)).strip() or None  # the pipeline's name
 
 
 def _decode(data: bytes) -> str:
@@ -300,13 +319,19 @@ def _rows(reader, width: int, found: dict[str, int], file: str):
 # ---- rows ---------------------------------------------------------------------------------
 
 
-def read_deals(path: Path, crm_format: str) -> list[DealRow]:
+@dataclass
+class DealsExport:
+    deals: list[DealRow]
+    stage_rows: list[StageRow]  # from HubSpot's "Date entered" columns, if any
+
+
+def read_deals(path: Path, crm_format: str) -> DealsExport:
     if crm_format not in FORMATS:
         raise ReadFailed([f"unknown format '{crm_format}': use salesforce or hubspot"])
     columns = SALESFORCE_COLUMNS if crm_format == "salesforce" else HUBSPOT_COLUMNS
-    table = read_table(path, columns, REQUIRED[crm_format])
+    table = read_table(path, columns, REQUIRED[crm_format], entered_columns=crm_format == "hubspot")
     problems: list[str] = []
-    deals: list[DealRow] = []
+    export = DealsExport([], [])
     seen: dict[str, int] = {}
     for line, values in table.rows:
         deal = _deal(table, line, values, crm_format, problems)
@@ -317,10 +342,24 @@ def read_deals(path: Path, crm_format: str) -> list[DealRow]:
                             f"{seen[deal.crm_id]}")
             continue
         seen[deal.crm_id] = line
-        deals.append(deal)
+        export.deals.append(deal)
+        export.stage_rows.extend(_entered_rows(table, line, values, deal.crm_id, problems))
     if problems:
         raise ReadFailed(problems)
-    return deals
+    return export
+
+
+def _entered_rows(table: Table, line: int, values: dict[str, str], crm_id: str,
+                  problems: list[str]) -> list[StageRow]:
+    rows = []
+    for field, text in values.items():
+        if not field.startswith(ENTERED) or not text:
+            continue
+        try:
+            rows.append(StageRow(crm_id, field[len(ENTERED):], parse_datetime(text), line))
+        except ValueError as exc:
+            problems.append(f"{table.where(line, field)}: {exc}")
+    return rows
 
 
 def _deal(table: Table, line: int, values: dict[str, str], crm_format: str,

@@ -47,8 +47,11 @@ def import_deals(session: Session, path: Path, crm_format: str, *,
                  history: Path | None = None) -> DealsReport:
     """Read everything first, so a bad row anywhere leaves the database untouched."""
     try:
-        rows = read_deals(path, crm_format)
-        stage_rows = read_history(history, crm_format) if history is not None else []
+        export = read_deals(path, crm_format)
+        rows = export.deals
+        stage_rows = export.stage_rows
+        if history is not None:
+            stage_rows += read_history(history, crm_format)
     except ReadFailed as exc:
         raise ImportFailed(exc.problems) from None
     begin_write(session)
