@@ -172,7 +172,7 @@ def setup(ctx: click.Context):
 
 
 def init_app(app: Flask) -> None:
-    for group in (demo_group, library_group, index_group, users_group):
+    for group in (demo_group, library_group, index_group, users_group, deals_group):
         app.cli.add_command(group)
     app.cli.add_command(setup)
 
@@ -186,3 +186,27 @@ def _create_app():
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
 def main():
     """The enablement portal's command line."""
+
+
+@click.group("deals", help="Deals from the CRM.")
+def deals_group():
+    pass
+
+
+@deals_group.command("import", help="Import or update CRM deals from a CSV export, all or nothing.")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "crm_format", required=True,
+              type=click.Choice(["salesforce", "hubspot"]), help="Which CRM wrote the file.")
+@click.option("--history", type=click.Path(path_type=Path),
+              help="An OpportunityHistory export: when each deal entered each stage.")
+@with_appcontext
+def deals_import(path: Path, crm_format: str, history: Path | None):
+    from content_library.services.deals_import import import_deals
+
+    try:
+        report = import_deals(db.session, path, crm_format, history=history)
+    except exchange.ImportFailed as exc:
+        _fail(str(exc))
+    click.echo(report.line())
+    for name, deals in report.unmapped:
+        click.echo(f"  unmapped stage: {name} ({deals} deals)")
