@@ -88,8 +88,27 @@ def _throttle_keys(email: str, address: str) -> list[str]:
     return [f"account:{normalise_email(email)}", f"address:{address}"]
 
 
-def _check_throttle(session: Session, keys: list[str]) -> None:
-    since = utcnow() - THROTTLE_WINDOW
+def _lock_keys(session: Session, keys: list[str]) -> None:
+    """Make the count-and-record step below one at a time per key. SQLite's BEGIN IMMEDIATE
+    (begin_write) already serialises writers; PostgreSQL's read committed does not, so two
+    log-ins could both count nine and both record a tenth failure."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+                  for key in keys})  # in one order, so two log-ins never wait on each other
+    for lock_id in ids:
+        session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+
+
+def _record_attempt(session: Session, keys: list[str]) -> list[LoginFailure]:
+    """Count this attempt as a failure *before* its password is checked, in one atomic step
+    with the limit check: a burst of simultaneous guesses gets at most THROTTLE_LIMIT checks.
+    A successful log-in takes its record back. Raises Throttled when a key is at the limit."""
+    begin_write(session)
+    _lock_keys(session, keys)
+    now = utcnow()
+    since = now - THROTTLE_WINDOW
+    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
     for key in keys:
         count, oldest = session.execute(
             select(func.count(), func.min(LoginFailure.at)).where(
@@ -97,25 +116,29 @@ def _check_throttle(session: Session, keys: list[str]) -> None:
             )
         ).one()
         if count >= THROTTLE_LIMIT:
-            retry = int((oldest + THROTTLE_WINDOW - utcnow()).total_seconds()) + 1
+            session.commit()
+            retry = int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1
             raise Throttled(max(retry, 1))
+    attempt = [LoginFailure(key=key, at=now) for key in keys]
+    session.add_all(attempt)
+    session.commit()
+    return attempt
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
     """The user for these credentials, or None; the same answer and about the same time
-    for an unknown e-mail and a wrong password. Raises Throttled after too many failures."""
+    for an unknown e-mail and a wrong password. Raises Throttled after too many failures,
+    counted per account and per address."""
     keys = _throttle_keys(email, address)
-    _check_throttle(session, keys)
+    attempt = _record_attempt(session, keys)
     user = find_by_email(session, email)
     ok = verify_password(user.password_hash if user else None, password)
-    begin_write(session)
     if not ok or user is None or not user.active:
-        for key in keys:
-            session.add(LoginFailure(key=key))
-        session.execute(delete(LoginFailure).where(LoginFailure.at < utcnow() - THROTTLE_WINDOW))
-        session.commit()
+        session.rollback()  # the attempt stays recorded as a failure
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.key == keys[0]))
+    begin_write(session)
+    session.execute(delete(LoginFailure).where(
+        (LoginFailure.key == keys[0]) | LoginFailure.id.in_([row.id for row in attempt])))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
