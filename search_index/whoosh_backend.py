@@ -66,7 +66,7 @@ from .query_text import (
     plan,
     plan_terms,
 )
-from .spelling import correctable, distance, one_edit_away
+from .spelling import CorrectionBudget, correctable
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
@@ -406,12 +406,15 @@ class WhooshBackend(SearchBackend):
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
+        budget = CorrectionBudget()
         for word in parsed.surface_words():
             if not correctable(word) or analyse_word(word) in widened:
                 continue
             if self._known(snapshot, reader, group, word):
                 continue
-            better = self._correct(snapshot, reader, group, word)
+            if not budget.take_word():
+                break
+            better = self._correct(snapshot, reader, group, word, budget)
             if better:
                 corrections[word] = better
         if not corrections:
@@ -448,21 +451,21 @@ class WhooshBackend(SearchBackend):
             docs |= snapshot.term_docs(reader, field, word)
         return docsets.count(docs & snapshot.visible[group])
 
-    def _correct(self, snapshot: Snapshot, reader, group: str, word: str) -> str | None:
+    def _correct(
+        self, snapshot: Snapshot, reader, group: str, word: str, budget: CorrectionBudget
+    ) -> str | None:
         """The closest word (then the most frequent) in documents this class may see."""
         fields = WORD_FIELDS[group]
+        lexicons = [snapshot.words(reader, field) for field in fields]
         candidates: dict[str, int] = {}
-        for candidate in one_edit_away(word):
-            if any((field, candidate) in reader for field in fields):
+        for candidate in budget.candidates(word):
+            if any(candidate in words for words in lexicons):
                 candidates[candidate] = 1
         if not candidates:
             for field in fields:
-                lexicon = reader.expand_prefix(field, word[:1])
-                for btext in islice(lexicon, _MAX_SCANNED_WORDS):
-                    candidate = btext.decode("utf-8")
-                    found = distance(word, candidate, limit=2)
-                    if found <= 2:
-                        candidates[candidate] = min(found, candidates.get(candidate, 3))
+                lexicon = islice(reader.expand_prefix(field, word[:1]), _MAX_SCANNED_WORDS)
+                for candidate, found in budget.near(word, (btext.decode("utf-8") for btext in lexicon)):
+                    candidates[candidate] = min(found, candidates.get(candidate, 3))
         best = None
         for candidate, edits in candidates.items():
             seen = self._word_count(snapshot, reader, group, candidate)

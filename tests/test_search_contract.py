@@ -8,8 +8,10 @@ locks) is in tests/test_search_backend.py.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,6 +21,7 @@ from hypothesis import strategies as st
 
 from search_index import FACETS, IndexBusy, SearchQuery
 from search_index.query_text import MAX_TERMS, parse
+from search_index.spelling import MAX_CORRECTION_WORK
 from tests.search_library import (
     ADMIN,
     CHAMPION,
@@ -446,6 +449,37 @@ def test_a_body_word_spelt_right_is_not_corrected(library):
     result = search(library, "licence")
     assert result.total == 1 and result.suggestion is None
     assert search(library, "licence calculatr").suggestion == "licence calculator"
+
+
+def test_correcting_many_misspelt_words_does_bounded_work(library, monkeypatch):
+    """Work is counted where every backend draws it: spellings one edit away, and
+    lexicon words measured against a typed word."""
+    from search_index import postgres_backend, spelling, whoosh_backend
+
+    drawn = Counter()
+    edits, measure = spelling.one_edit_away, spelling.distance
+
+    def counted_edits(word):
+        for candidate in edits(word):
+            drawn["looked up"] += 1
+            yield candidate
+
+    def counted_distance(*args, **options):
+        drawn["measured"] += 1
+        return measure(*args, **options)
+
+    for module in (spelling, whoosh_backend, postgres_backend):
+        for name, spy in (("one_edit_away", counted_edits), ("distance", counted_distance)):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, spy)
+    words = sorted({w for i in LIBRARY for w in re.findall(r"[a-z]{6,}", (i.summary + i.body_text).lower())})
+    misspelt = [word[:2] + word[3:] for word in words][:32]  # a letter dropped: "itegration"
+    assert len(misspelt) == 32
+    search(library, " ".join(misspelt), ADMIN)
+    assert 0 < sum(drawn.values()) <= MAX_CORRECTION_WORK
+    drawn.clear()
+    assert search(library, "zanzbar", REP).suggestion == "zanzibar"  # one word is still corrected
+    assert search(library, "integratoin guidde").suggestion == "integration guide"
 
 
 def test_suggestions_are_visible_titles_and_words(library):
