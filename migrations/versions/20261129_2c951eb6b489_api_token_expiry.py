@@ -1,7 +1,7 @@
 """api token expiry
 
 Revision ID: 2c951eb6b489
-Revises: 1f952f6ada96
+Revises: 351557e82684
 Create Date: 2026-11-29 12:54:53.571164
 """
 from datetime import datetime, timedelta, timezone
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '2c951eb6b489'
-down_revision = '1f952f6ada96'
+down_revision = '351557e82684'
 branch_labels = None
 depends_on = None
 
