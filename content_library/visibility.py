@@ -14,7 +14,9 @@ from .models import ContentItem, User
 from .records import Viewer
 
 MANAGE_ROLES = frozenset({"manager", "admin"})
-READER_ROLES = frozenset({"admin", "manager", "rep", "champion"})
+# The seller's side: the only roles that see internal items (and browse the stage playbooks).
+STAFF_ROLES = frozenset({"admin", "manager", "rep"})
+READER_ROLES = STAFF_ROLES | {"champion"}
 
 # What each role may do beyond reading published content.
 ACTIONS: dict[str, frozenset[str]] = {
@@ -23,8 +25,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "view_versions": MANAGE_ROLES,
     "manage_taxonomy": MANAGE_ROLES,
     "manage_users": frozenset({"admin"}),
-    "browse_stages": frozenset({"admin", "manager", "rep"}),
-    "view_internal": frozenset({"admin", "manager", "rep"}),
+    "browse_stages": STAFF_ROLES,
 }
 
 
@@ -41,6 +42,12 @@ def require(user: User | None, action: str) -> None:
         raise NotAllowed(action)
 
 
+def sees_internal(user: User | None) -> bool:
+    """Who may see internal items: the one answer item pages, SQL lists and the search
+    index (through `viewer_for`) all use."""
+    return _active(user) and user.role in STAFF_ROLES
+
+
 def can_read(user: User | None, item: ContentItem) -> bool:
     """Managers read every item (they edit drafts); everyone else reads published items,
     and a champion only the external ones."""
@@ -50,7 +57,7 @@ def can_read(user: User | None, item: ContentItem) -> bool:
         return True
     if item.status != "published":
         return False
-    return user.role != "champion" or item.audience == "external"
+    return item.audience == "external" or sees_internal(user)
 
 
 def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
@@ -65,7 +72,7 @@ def published_filter(user: User | None):
     if not _active(user):
         return false()
     condition = ContentItem.status == "published"
-    if user.role == "champion":
+    if not sees_internal(user):
         condition = and_(condition, ContentItem.audience == "external")
     return condition
 
@@ -73,6 +80,4 @@ def published_filter(user: User | None):
 def viewer_for(user: User | None) -> Viewer:
     """The search index's view of the caller. Unknown or inactive callers search as a champion
     would (external only) and the portal never lets them search anyway."""
-    if not _active(user):
-        return Viewer(role="champion")
-    return Viewer(role=user.role)
+    return Viewer(sees_internal=sees_internal(user))

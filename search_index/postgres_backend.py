@@ -84,7 +84,6 @@ _MARK = "enablement-portal search index"
 
 FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 
 #: ts_rank_cd weights of the D, C, B and A parts of the vector.
 RANK_WEIGHTS = (0.1, 0.2, 0.4, 1.0)
@@ -118,9 +117,9 @@ _VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s
 
 
 def is_staff(viewer: Viewer) -> bool:
-    """Staff see every published item; champions, and any role not known here, only
-    published external ones (the Whoosh backend's ``viewer_class`` rule)."""
-    return viewer.role in _STAFF_ROLES and not viewer.external_only
+    """Staff see every published item; everyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return viewer.sees_internal is True
 
 
 def _empty_result() -> SearchResult:

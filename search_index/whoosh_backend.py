@@ -77,7 +77,6 @@ __all__ = ["IndexBusy", "WhooshBackend"]
 FEW_RESULTS = 3
 _MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
 #: A rebuild writes a segment per this many items, each sorted in memory: one
 #: writer for everything spilled its postings to disk and merged them back,
@@ -88,11 +87,9 @@ REBUILD_LIMIT_MB = 384
 
 
 def viewer_class(viewer: Viewer) -> str:
-    """Staff roles see every published item; anyone else -- champions, and any
-    role this module does not know -- only published external ones."""
-    if viewer.role in _STAFF_ROLES and not viewer.external_only:
-        return STAFF
-    return CHAMPION
+    """Staff see every published item; anyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return STAFF if viewer.sees_internal is True else CHAMPION
 
 
 @contextmanager

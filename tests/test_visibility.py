@@ -16,6 +16,7 @@ import pytest
 from pypdf import PdfWriter
 from sqlalchemy import select
 
+from content_library import visibility
 from content_library.models import ContentItem, User
 from content_library.services import items as item_service
 from content_library.services.files import store_file
@@ -165,6 +166,12 @@ def check_stage_pages(client, role: str) -> None:
 
 
 def check_api_lists(client, role: str) -> None:
+    if role == "champion":  # as on the stage pages: the playbooks are the seller's
+        for path in ("/api/v1/stages", f"/api/v1/stages/{STAGE}/content"):
+            response = client.get(path)
+            assert response.status_code == 403 and set(response.get_json()) == {
+                "error", "request_id"}, path
+        return
     for query in ("", "?stakeholder=cfo", "?vertical=healthcare"):
         response = client.get(f"/api/v1/stages/{STAGE}/content{query}")
         assert response.status_code == 200
@@ -219,6 +226,15 @@ def test_each_role_sees_exactly_what_it_may(app, as_role, role):
     check_api_lists(client, role)
     check_shared_and_library(client, role)
     check_versions(client, role)
+
+
+@pytest.mark.parametrize("role, active", [(role, True) for role in ROLES]
+                         + [("rep", False), ("auditor", True)])
+def test_search_sees_internal_items_exactly_when_the_item_pages_do(role, active):
+    person = User(role=role, active=active)
+    internal = ContentItem(status="published", audience="internal")
+    assert visibility.viewer_for(person).sees_internal is visibility.can_read(person, internal)
+    assert visibility.viewer_for(None).sees_internal is False
 
 
 def test_the_api_404_is_an_error_object(app, as_role):

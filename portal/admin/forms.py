@@ -15,7 +15,7 @@ class NewUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail."), Length(max=254)])
     name = StringField("Name", validators=[DataRequired("Enter the person's name."),
                                            Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False, default="rep")
     company = StringField("Company", validators=[Length(max=200)],
                           description="Champions only: the buyer's company.")
     password = PasswordField("Password", description="8 to 128 characters; not a common one.")
