@@ -479,7 +479,15 @@ class _Package:
     main_part: str  # the zip entry name of the main part
     names: dict[str, str]  # lower-cased entry name -> entry name
     overrides: dict[str, str]  # lower-cased entry name -> normalised content type
-    content_types: frozenset[str]  # every one declared, defaults by extension included
+    defaults: dict[str, str]  # lower-cased extension -> normalised content type
+
+    def content_type(self, part: str) -> str:
+        """The content type of a part (lower-cased name): its override, or its extension's."""
+        extension = posixpath.splitext(part)[1].lstrip(".")
+        return self.overrides.get(part) or self.defaults.get(extension, "")
+
+    def declared_types(self) -> set[str]:
+        return set(self.overrides.values()) | set(self.defaults.values())
 
 
 def _inspect_package(fh: IO[bytes]) -> _Package:
@@ -581,6 +589,7 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
         raise RejectedFile(DAMAGED_MESSAGE)
 
     overrides: dict[str, str] = {}
+    defaults: dict[str, str] = {}
     all_types: list[str] = []
     for element in root:
         content_type = _normalise_content_type(element.get("ContentType", ""))
@@ -588,6 +597,8 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
         if element.tag == f"{{{_CONTENT_TYPES_NS}}}Override":
             part = element.get("PartName", "").lstrip("/").lower()
             overrides[part] = content_type
+        elif element.tag == f"{{{_CONTENT_TYPES_NS}}}Default":
+            defaults[element.get("Extension", "").lower()] = content_type
     if any(marker in ct for ct in all_types for marker in _MACRO_MARKERS):
         raise RejectedFile(MACRO_MESSAGE)
     if any("activex" in ct for ct in all_types):
@@ -606,7 +617,7 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
     if main_part not in names:
         raise RejectedFile(DAMAGED_MESSAGE)
     return _Package(kind=kind, main_part=names[main_part], names=names, overrides=overrides,
-                    content_types=frozenset(all_types))
+                    defaults=defaults)
 
 
 # --- active Office content --------------------------------------------------------------------
@@ -626,8 +637,9 @@ _REFUSED_RELATIONSHIPS = {
     "externallink": EXTERNAL_LINK_MESSAGE,
     "externallinkpath": EXTERNAL_LINK_MESSAGE,
 }
-# Outside targets that only show something: a link, or media fetched over the web.
+# Outside targets that only show something: a web link, or media fetched over the web.
 _SHOWN_ONLY_EXTERNAL = {"image", "video", "audio", "media"}
+_WEB = ("https://", "http://")
 _FIELD_ELEMENTS = frozenset(
     f"{namespace} {local}" for namespace in _WORD_NS for local in ("fldSimple", "instrText", "fldChar")
 )
@@ -637,9 +649,10 @@ _DDE_FIELD = re.compile(r"\A\s*DDE(?:AUTO)?\b", re.IGNORECASE)
 def _check_active_content(zf: zipfile.ZipFile, package: _Package) -> None:
     """Refuse what makes Office run or fetch something: macro projects by relationship, OLE
     objects, outside templates and links, imported documents (altChunk), DDE fields."""
-    if _CT_OLE_OBJECT in package.content_types:
+    declared = package.declared_types()
+    if _CT_OLE_OBJECT in declared:
         raise RejectedFile(OLE_MESSAGE)
-    if _CT_EXTERNAL_LINK in package.content_types:
+    if _CT_EXTERNAL_LINK in declared:
         raise RejectedFile(EXTERNAL_LINK_MESSAGE)
     deadline = time.monotonic() + OFFICE_CHECK_SECONDS
     _check_relationships(zf, package)
@@ -671,20 +684,22 @@ def _relationship_refusal(rel: Element, source: str, package: _Package) -> str |
         return _REFUSED_RELATIONSHIPS[kind]
     if kind == "package" and "chart" not in package.overrides.get(source, ""):
         return OLE_MESSAGE  # an embedded document; a chart keeps its data workbook this way
-    if not external or kind == "hyperlink":
+    if not external:
         return None
     if kind == "attachedtemplate":
         return TEMPLATE_MESSAGE
     target = rel.get("Target", "").strip().lower()
-    if kind in _SHOWN_ONLY_EXTERNAL and target.startswith(("https://", "http://")):
+    if kind == "hyperlink" and target.startswith((*_WEB, "mailto:", "tel:")):
+        return None  # a file: or share link can start a program (PowerPoint's "Run program")
+    if kind in _SHOWN_ONLY_EXTERNAL and target.startswith(_WEB):
         return None
     return EXTERNAL_LINK_MESSAGE  # frames, subdocuments, files on a share (\\host\...)
 
 
 def _check_field_codes(zf: zipfile.ZipFile, package: _Package, deadline: float) -> None:
     """Every field code of every Word part, fldSimple and instrText alike, read in full."""
-    parts = [package.names[part] for part, ct in package.overrides.items()
-             if ct.startswith(_CT_WORD_PREFIX) and part in package.names]
+    parts = [name for part, name in package.names.items()
+             if package.content_type(part).startswith(_CT_WORD_PREFIX)]
     if sum(zf.getinfo(part).file_size for part in parts) > MAX_FIELD_SCAN_BYTES:
         raise RejectedFile(TOO_LARGE_TO_CHECK_MESSAGE)
     for part in parts:

@@ -99,6 +99,10 @@ def docx_cases(clean: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
                 '<w:r><w:instrText>IF 1 = 1 </w:instrText></w:r>'
                 + complex_field("DDE cmd x")[5:-6]
                 + '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')}),
+        case("dde in a part typed by its extension", file_types.DDE_MESSAGE,
+             types=b'<Default Extension="hdr" ContentType="application/vnd.openxmlformats-'
+                   b'officedocument.wordprocessingml.header+xml"/>',
+             parts={"word/header9.hdr": word_body(complex_field("DDEAUTO cmd x"))}),
         case("altChunk part", file_types.ALTCHUNK_MESSAGE,
              rels={DOC_RELS: relationship(f"{REL}/aFChunk", "afchunk.mht")},
              parts={"word/afchunk.mht": b"MIME-Version: 1.0\r\n\r\n<html></html>"}),
@@ -120,7 +124,8 @@ def clean_docx(tmp_path: Path) -> Path:
     "external attachedTemplate", "attachedTemplate on a share", "ole embedding",
     "ole content type alone", "embedded package outside a chart", "dde in fldSimple",
     "dde split over instrText runs", "dde spelled with a character reference",
-    "dde nested inside another field", "altChunk part", "macro project under another name",
+    "dde nested inside another field", "dde in a part typed by its extension", "altChunk part",
+    "macro project under another name",
     "subdocument from a share",
 ])
 def test_active_word_content_is_refused(tmp_path: Path, clean_docx: Path, case: str) -> None:
@@ -177,6 +182,9 @@ SLIDE_RELS = "ppt/slides/_rels/slide1.xml.rels"
     ("pptx", "picture fetched from a share", dict(
         rels={SLIDE_RELS: relationship(f"{REL}/image", "\\\\evil\\s\\x.png", external=True)}),
      file_types.EXTERNAL_LINK_MESSAGE),
+    ("pptx", "hyperlink that runs a program", dict(
+        rels={SLIDE_RELS: relationship(f"{REL}/hyperlink", "file:///C:/Windows/calc.exe",
+                                       external=True)}), file_types.EXTERNAL_LINK_MESSAGE),
     ("pptx", "macro project under another name", dict(
         rels={"ppt/_rels/presentation.xml.rels": relationship(VBA_REL, "media/x.bin")},
         parts={"ppt/media/x.bin": bytes(64)}), file_types.MACRO_MESSAGE),
