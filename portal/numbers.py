@@ -2,8 +2,8 @@
 
 `str.isdigit()` and `int()` accept far more than anyone types into an address bar: '²' and
 '①' pass `isdigit()` and then make `int()` raise; Arabic-Indic digits convert; `int()` also
-takes ' 7', '+7' and '1_000', and gives up past 4,300 digits. The database refuses ids past
-64 bits. Every number the portal reads from a path, a query string or a hidden field goes
+takes ' 7', '+7' and '1_000', and gives up past 4,300 digits. PostgreSQL refuses an id past
+its integer type. Every number the portal reads from a path, a query string or a hidden field goes
 through this module, so a bad one answers 400 (or, in a path, the same 404 as anything else
 that does not exist), never 500.
 """
@@ -16,8 +16,9 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-# The largest id SQLite's INTEGER and PostgreSQL's BIGINT hold.
-LARGEST_ID = 2**63 - 1
+# The largest value of PostgreSQL's integer, the type of every id and version number column
+# (SQLite's INTEGER goes further).
+LARGEST_ID = 2**31 - 1
 
 _DIGITS = re.compile(r"[0-9]{1,19}")  # [0-9], not \d: \d matches the digits of every script
 _SIGNED = re.compile(r"-?[0-9]+")
@@ -61,7 +62,7 @@ def page_number(text: str | None, last: int) -> int:
 class IdConverter(IntegerConverter):
     """`<int:…>` in a route: ASCII digits and at most LARGEST_ID; anything else matches no route."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
                  max: int | None = LARGEST_ID, signed: bool = False) -> None:  # noqa: A002
