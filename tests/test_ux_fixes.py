@@ -165,3 +165,50 @@ def test_any_two_versions_can_be_compared(client, make_user, login, make_item):
     refused = client.get("/content/hist/versions/compare?from=2&to=x", follow_redirects=True)
     assert "Pick two different versions" in text(refused)
     assert client.get("/content/hist/versions/compare?from=1&to=9").status_code == 404
+
+
+# ---- taxonomy, synonyms, coverage ---------------------------------------------------------
+
+
+def test_a_taxonomy_entry_gets_its_slug_from_its_name(app, client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    created = client.post("/admin/taxonomy/verticals/new", data={
+        "csrf_token": page_token(client, "/admin/taxonomy"), "slug": "",
+        "name": "Banking & Insurance"})
+    assert created.status_code == 302
+    assert "<code>banking-insurance</code>" in text(client.get("/admin/taxonomy"))
+
+
+def test_a_synonym_group_that_already_exists_is_refused_and_the_words_kept(
+        app, client, make_user, login):
+    _, email = make_user("manager")
+    login(email)
+    token = page_token(client, "/admin/synonyms")
+    assert client.post("/admin/synonyms", data={
+        "csrf_token": token, "terms": "ROI = return on investment = payback"}).status_code == 302
+    for typed in ("Return on investment, roi", "payback = ROI"):
+        again = client.post("/admin/synonyms", data={"csrf_token": token, "terms": typed})
+        html = text(again)
+        assert again.status_code == 400 and "already mean the same" in html
+        assert re.search(rf">\s*{typed}</textarea>", html)
+    assert client.post("/admin/synonyms", data={
+        "csrf_token": token, "terms": "ROI = value"}).status_code == 302
+    from content_library.services.search_words import synonym_groups
+
+    with app.app_context():
+        assert len(synonym_groups(db.session)) == 2
+
+
+def test_the_everyone_column_of_the_coverage_matrix_is_not_a_row_of_gaps(
+        client, make_user, login, make_item):
+    make_item("for-cfo", stakeholders=["cfo"])
+    _, email = make_user("manager")
+    login(email)
+    html = text(client.get("/coverage"))
+    rows = re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>")[1], re.S)
+    assert len(rows) == 3
+    for row in rows:
+        last_cell = re.findall(r"<td[^>]*>", row)[-1]
+        assert 'class="everyone"' in last_cell
+    assert html.count('class="gap"') == 3 * 2 - 1  # CFO and IT per stage, less the one item
