@@ -25,6 +25,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "manage_users": frozenset({"admin"}),
     "browse_stages": frozenset({"admin", "manager", "rep"}),
     "view_internal": frozenset({"admin", "manager", "rep"}),
+    # Told that an archived item was archived (and what replaced it) rather than a bare 404.
+    # Never a champion: to them an archived item must look like one that never existed.
+    "see_archived_notice": frozenset({"admin", "manager", "rep"}),
 }
 
 
@@ -57,6 +60,11 @@ def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
     if item is None or not can_read(user, item):
         raise NotFound()
     return item
+
+
+def archived_notice(user: User | None, item: ContentItem | None) -> bool:
+    """Whether this caller, who may not read the item, is told it was archived."""
+    return item is not None and item.status == "archived" and may(user, "see_archived_notice")
 
 
 def published_filter(user: User | None):
