@@ -26,6 +26,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "manage_taxonomy": MANAGE_ROLES,
     "manage_users": frozenset({"admin"}),
     "browse_stages": STAFF_ROLES,
+    # Told that an archived item was archived (and what replaced it) rather than a bare 404.
+    # Never a champion: to them an archived item must look like one that never existed.
+    "see_archived_notice": STAFF_ROLES,
 }
 
 
@@ -64,6 +67,11 @@ def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
     if item is None or not can_read(user, item):
         raise NotFound()
     return item
+
+
+def archived_notice(user: User | None, item: ContentItem | None) -> bool:
+    """Whether this caller, who may not read the item, is told it was archived."""
+    return item is not None and item.status == "archived" and may(user, "see_archived_notice")
 
 
 def published_filter(user: User | None):

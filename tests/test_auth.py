@@ -58,7 +58,7 @@ def test_deactivation_ends_sessions_at_once(app, client, make_user):
         person = db.session.get(User, uid)
         user_service.update_user(db.session, person, name=person.name, role="rep", active=False)
     assert client.get("/").status_code == 302
-    assert log_in(client, email).status_code == 401
+    assert log_in(client, email).status_code == 403  # told the account is inactive
 
 
 def test_password_change_ends_other_sessions(app, client, make_user):

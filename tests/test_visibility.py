@@ -138,6 +138,12 @@ def check_one_item_surfaces(client, role: str) -> None:
             assert api.get_json()["file_url"] == f"/content/{slug}/file"
             assert download.status_code == 200 and download.data.startswith(b"%PDF")
             assert preview.status_code == 200
+        elif role == "rep" and ITEMS[slug][0] == "archived":
+            # Staff are told an archived item was archived; the rest stays hidden.
+            assert page.status_code == 410 and "was archived" in page.get_data(as_text=True)
+            assert f"Body of {slug}" not in page.get_data(as_text=True)
+            assert_looks_missing(client, f"/api/v1/content/{slug}", "/api/v1/content/no-such-item")
+            assert_looks_missing(client, f"/content/{slug}/file", "/content/no-such-item/file")
         else:
             assert_looks_missing(client, f"/content/{slug}", "/content/no-such-item")
             assert_looks_missing(client, f"/api/v1/content/{slug}", "/api/v1/content/no-such-item")

@@ -85,6 +85,10 @@ def create_user(session: Session, data: NewUser) -> User:
     return user
 
 
+class AccountInactive(Exception):
+    """The right password for an account an administrator has deactivated."""
+
+
 class Throttled(Exception):
     def __init__(self, retry_after: int):
         self.retry_after = retry_after
@@ -140,7 +144,12 @@ def authenticate(session: Session, email: str, password: str, address: str) -> U
     attempt = _record_attempt(session, keys)
     user = find_by_email(session, email)
     ok = verify_password(user.password_hash if user else None, password)
-    if not ok or user is None or not user.active:
+    if ok and user is not None and not user.active:
+        # Only someone who knows the password learns that the account exists, and why
+        # it cannot log in.
+        session.rollback()  # the attempt stays recorded as a failure
+        raise AccountInactive()
+    if not ok or user is None:
         session.rollback()  # the attempt stays recorded as a failure
         return None
     begin_write(session)

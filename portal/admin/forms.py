@@ -32,7 +32,9 @@ class EditUserForm(FlaskForm):
 
 
 class TagForm(FlaskForm):
-    slug = StringField("Slug", validators=[DataRequired("Enter a slug."), Length(max=120)])
+    slug = StringField("Slug", validators=[Optional(), Length(max=120)],
+                       description="Lowercase letters, digits and '-'. Left empty, it is made "
+                                   "from the name.")
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
     phase = SelectField("Phase", choices=choices(PHASE_NAMES.items()), validate_choice=False)

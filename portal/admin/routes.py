@@ -7,6 +7,7 @@ from content_library.errors import Invalid, NotFound
 from content_library.models import TAG_MODELS, User
 from content_library.services import taxonomy as taxonomy_service
 from content_library.services import users as user_service
+from content_library.services.items import slugify
 
 from ..access import requires, user
 from ..extensions import db
@@ -100,7 +101,8 @@ def taxonomy():
 
 
 def _entry(form: TagForm, kind: str) -> dict:
-    entry = {"slug": (form.slug.data or "").strip(), "name": form.name.data or "",
+    entry = {"slug": (form.slug.data or "").strip() or slugify(form.name.data or ""),
+             "name": form.name.data or "",
              "description": form.description.data or ""}
     if kind == "stages":
         entry.update(phase=form.phase.data, buyer_goal=form.buyer_goal.data or "",

@@ -34,6 +34,10 @@ def login():
         except user_service.Throttled as exc:
             form.password.errors = [str(exc)]
             status, headers = 429, {"Retry-After": str(exc.retry_after)}
+        except user_service.AccountInactive:
+            form.password.errors = ["This account is inactive: ask an administrator to "
+                                    "reactivate it."]
+            status = 403
         else:
             if user is None:
                 form.password.errors = ["That e-mail and password do not match an account."]
