@@ -183,12 +183,16 @@ def effectiveness(session: Session, when: Period) -> Effectiveness:
     baseline = _outcomes(session.execute(
         select(*_outcome_sums(Deal.outcome, Deal.amount)).where(closed_in_period)).one())
 
-    # One row per (item, deal): several events linking the same pair count once.
+    # One row per (item, deal): several events linking the same pair count once. The deals
+    # come as an IN list so that even a database without statistics (SQLite before its
+    # first ANALYZE) walks the (deal, kind, item, time) index from the few deals closed in
+    # the period rather than every share and download ever recorded: 0.1 s, not 3 s.
     influenced = (
         select(UsageEvent.item_id, Deal.id.label("deal_id"), Deal.outcome, Deal.amount)
         .join(Deal, Deal.id == UsageEvent.deal_id)
-        .where(UsageEvent.kind.in_(INFLUENCE_KINDS), UsageEvent.item_id.is_not(None),
-               closed_in_period, func.date(UsageEvent.occurred_at) <= Deal.close_date)
+        .where(UsageEvent.deal_id.in_(select(Deal.id).where(closed_in_period)),
+               UsageEvent.kind.in_(INFLUENCE_KINDS), UsageEvent.item_id.is_not(None),
+               func.date(UsageEvent.occurred_at) <= Deal.close_date)
         .distinct().subquery("influenced"))
     deal_count = func.count(influenced.c.deal_id)
     rows = session.execute(
