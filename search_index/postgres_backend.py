@@ -59,7 +59,7 @@ from .base import (
     merge_suggestions,
     normalise_synonyms,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     ParsedText,
@@ -901,7 +901,8 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "lead": found.lead_in, "context": context, "words": list(frequency)},
+            {"staff": staff, "lead": found.lead_in, "context": context,
+             "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
 

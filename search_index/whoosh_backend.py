@@ -52,7 +52,7 @@ from .base import (
     merge_suggestions,
     normalise_synonyms,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -509,13 +509,8 @@ class WhooshBackend(SearchBackend):
         units = plan(found.context)
         if units:
             within &= self._matched(snapshot, reader, units)
-        by_term: dict[str, str] = {}
-        for word in likely:  # most frequent first: each term keeps its commonest spelling
-            term = analyse_word(word)
-            if term and term not in by_term:
-                by_term[term] = word
         counted = []
-        for term, word in by_term.items():
+        for term, word in one_spelling_per_term(likely).items():
             docs = snapshot.pair_docs(reader, found.previous, term) & within if within else 0
             counted.append((docsets.count(docs), frequency[word], word))
         return counted

@@ -504,6 +504,7 @@ def phrases(empty):
             item("casual", "Business casual dress code", audience="internal"),
             item("capital", "Business capital plan", status="draft"),
             item("ownership", "Ownership model", body_text="The total cost of ownership over five years."),
+            item("cases", "Examples", summary="Three business cases that got funded."),
         ]
     )
     return empty
@@ -519,6 +520,7 @@ def test_the_last_word_is_completed_into_phrases_the_viewer_may_see(phrases):
     assert "Business case" in champion
     assert not any("casual" in s.lower() for s in champion)
     assert phrases.suggest("ca", REP)[0] == "cash"  # one word alone: the commonest
+    assert "business cases" not in rep  # one spelling of a word: its commonest
 
 
 def test_a_completion_needs_every_typed_word_and_may_cross_stop_words(phrases):
