@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search_index import FACETS, IndexBusy, SearchQuery
+from search_index.base import merge_suggestions
 from search_index.query_text import MAX_TERMS, parse
 from search_index.spelling import MAX_CORRECTION_WORK
 from tests.search_library import (
@@ -521,6 +522,11 @@ def test_the_last_word_is_completed_into_phrases_the_viewer_may_see(phrases):
     assert not any("casual" in s.lower() for s in champion)
     assert phrases.suggest("ca", REP)[0] == "cash"  # one word alone: the commonest
     assert "business cases" not in rep  # one spelling of a word: its commonest
+
+
+def test_a_completion_that_is_a_title_gives_way_to_the_title():
+    merged = merge_suggestions(["onboarding plan", "onboarding plans"], ["Onboarding plan", "Other"], 8)
+    assert merged == ["onboarding plans", "Onboarding plan", "Other"]
 
 
 def test_a_completion_needs_every_typed_word_and_may_cross_stop_words(phrases):
