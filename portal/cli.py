@@ -153,9 +153,21 @@ def users_create(email: str, role: str, name: str, company: str):
 @with_appcontext
 def users_token(email: str):
     try:
-        click.echo(user_service.issue_token(db.session, email))
+        click.echo(user_service.issue_token(db.session, email,
+                                            current_app.config["API_TOKEN_DAYS"]))
     except NotFound as exc:
         _fail(str(exc))
+
+
+@users_group.command("revoke-tokens", help="Revoke every API token of the user.")
+@click.argument("email")
+@with_appcontext
+def users_revoke_tokens(email: str):
+    person = user_service.find_by_email(db.session, email)
+    if person is None:
+        _fail(f"No user with the e-mail {email}.")
+    count = user_service.revoke_tokens(db.session, person)
+    click.echo(f"revoked {count} API token{'s' if count != 1 else ''} of {person.email}")
 
 
 @click.command("setup", help="Everything `make run` needs before serving, in one process: "

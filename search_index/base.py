@@ -1,8 +1,8 @@
 """The search interface every backend implements, and its plain result types.
 
 The portal talks to search only through :class:`SearchBackend`. A backend
-applies visibility *inside* the engine (only published items; a viewer who is
-``external_only`` sees only external ones), so totals, facet counts,
+applies visibility *inside* the engine (only published items; a viewer who does
+not ``sees_internal`` sees only external ones), so totals, facet counts,
 highlights, suggestions and "did you mean" never count or mention an item the
 viewer may not see. The portal still re-checks every hit against the database.
 """

@@ -59,7 +59,7 @@ from .base import (
     merge_suggestions,
     normalise_synonyms,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     ParsedText,
@@ -72,7 +72,7 @@ from .query_text import (
     plan_terms,
     terms_of,
 )
-from .spelling import correctable, distance, one_edit_away
+from .spelling import CorrectionBudget, correctable
 
 __all__ = ["IndexBusy", "PostgresBackend"]
 
@@ -84,7 +84,6 @@ _MARK = "enablement-portal search index"
 
 FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 
 #: ts_rank_cd weights of the D, C, B and A parts of the vector.
 RANK_WEIGHTS = (0.1, 0.2, 0.4, 1.0)
@@ -118,9 +117,9 @@ _VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s
 
 
 def is_staff(viewer: Viewer) -> bool:
-    """Staff see every published item; champions, and any role not known here, only
-    published external ones (the Whoosh backend's ``viewer_class`` rule)."""
-    return viewer.role in _STAFF_ROLES and not viewer.external_only
+    """Staff see every published item; everyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return viewer.sees_internal is True
 
 
 def _empty_result() -> SearchResult:
@@ -798,31 +797,32 @@ class PostgresBackend(SearchBackend):
         return dict(cur.fetchall())
 
     def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool) -> dict[str, str]:
-        """Word -> the closest visible word (fewest edits, then most documents)."""
-        candidates = {word: list(one_edit_away(word)) for word in words}
+        """Word -> the closest visible word (fewest edits, then most documents), for the
+        first few words and within one query's correction budget."""
+        budget = CorrectionBudget()
+        words = [word for word in words if budget.take_word()]
+        candidates = {word: list(budget.candidates(word)) for word in words}
         counts = self._word_counts(cur, sorted({c for found in candidates.values() for c in found}), staff)
         corrections = {}
         for word in words:
             ranked = [(1, -counts[c], c) for c in candidates[word] if counts.get(c)]
-            if not ranked:
-                ranked = [
-                    (edits, -seen, candidate)
-                    for candidate, seen in self._nearby_words(cur, word, staff)
-                    if (edits := distance(word, candidate, limit=2)) <= 2
-                ]
+            if not ranked and budget.work_left:
+                seen = dict(self._nearby_words(cur, word, staff, budget.work_left))
+                ranked = [(edits, -seen[found], found) for found, edits in budget.near(word, seen)]
             if ranked:
                 corrections[word] = min(ranked)[2]
         return corrections
 
-    def _nearby_words(self, cur: psycopg.Cursor, word: str, staff: bool) -> list[tuple[str, int]]:
-        """Visible words with the same first letter and a length within two."""
+    def _nearby_words(self, cur: psycopg.Cursor, word: str, staff: bool, most: int) -> list[tuple[str, int]]:
+        """Visible words with the same first letter and a length within two (``most`` of them)."""
         cur.execute(
             sql.SQL(
                 "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\'"
                 " AND length(word) BETWEEN %s AND %s AND audience = ANY(%s::text[]) AND docs > 0"
                 " GROUP BY word LIMIT %s"
             ).format(w=self._sql.words),
-            (_like_prefix(word[:1]), len(word) - 2, len(word) + 2, self._audiences(staff), MAX_SCANNED_WORDS),
+            (_like_prefix(word[:1]), len(word) - 2, len(word) + 2, self._audiences(staff),
+             min(most, MAX_SCANNED_WORDS)),
         )
         return cur.fetchall()
 
@@ -901,7 +901,8 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "lead": found.lead_in, "context": context, "words": list(frequency)},
+            {"staff": staff, "lead": found.lead_in, "context": context,
+             "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
 

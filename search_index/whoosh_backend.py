@@ -52,7 +52,7 @@ from .base import (
     merge_suggestions,
     normalise_synonyms,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -66,7 +66,7 @@ from .query_text import (
     plan,
     plan_terms,
 )
-from .spelling import correctable, distance, one_edit_away
+from .spelling import CorrectionBudget, correctable
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
@@ -77,7 +77,6 @@ __all__ = ["IndexBusy", "WhooshBackend"]
 FEW_RESULTS = 3
 _MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
 #: A rebuild writes a segment per this many items, each sorted in memory: one
 #: writer for everything spilled its postings to disk and merged them back,
@@ -88,11 +87,9 @@ REBUILD_LIMIT_MB = 384
 
 
 def viewer_class(viewer: Viewer) -> str:
-    """Staff roles see every published item; anyone else -- champions, and any
-    role this module does not know -- only published external ones."""
-    if viewer.role in _STAFF_ROLES and not viewer.external_only:
-        return STAFF
-    return CHAMPION
+    """Staff see every published item; anyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return STAFF if viewer.sees_internal is True else CHAMPION
 
 
 @contextmanager
@@ -406,12 +403,15 @@ class WhooshBackend(SearchBackend):
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
+        budget = CorrectionBudget()
         for word in parsed.surface_words():
             if not correctable(word) or analyse_word(word) in widened:
                 continue
             if self._known(snapshot, reader, group, word):
                 continue
-            better = self._correct(snapshot, reader, group, word)
+            if not budget.take_word():
+                break
+            better = self._correct(snapshot, reader, group, word, budget)
             if better:
                 corrections[word] = better
         if not corrections:
@@ -448,21 +448,21 @@ class WhooshBackend(SearchBackend):
             docs |= snapshot.term_docs(reader, field, word)
         return docsets.count(docs & snapshot.visible[group])
 
-    def _correct(self, snapshot: Snapshot, reader, group: str, word: str) -> str | None:
+    def _correct(
+        self, snapshot: Snapshot, reader, group: str, word: str, budget: CorrectionBudget
+    ) -> str | None:
         """The closest word (then the most frequent) in documents this class may see."""
         fields = WORD_FIELDS[group]
+        lexicons = [snapshot.words(reader, field) for field in fields]
         candidates: dict[str, int] = {}
-        for candidate in one_edit_away(word):
-            if any((field, candidate) in reader for field in fields):
+        for candidate in budget.candidates(word):
+            if any(candidate in words for words in lexicons):
                 candidates[candidate] = 1
         if not candidates:
             for field in fields:
-                lexicon = reader.expand_prefix(field, word[:1])
-                for btext in islice(lexicon, _MAX_SCANNED_WORDS):
-                    candidate = btext.decode("utf-8")
-                    found = distance(word, candidate, limit=2)
-                    if found <= 2:
-                        candidates[candidate] = min(found, candidates.get(candidate, 3))
+                lexicon = islice(reader.expand_prefix(field, word[:1]), _MAX_SCANNED_WORDS)
+                for candidate, found in budget.near(word, (btext.decode("utf-8") for btext in lexicon)):
+                    candidates[candidate] = min(found, candidates.get(candidate, 3))
         best = None
         for candidate, edits in candidates.items():
             seen = self._word_count(snapshot, reader, group, candidate)
@@ -509,13 +509,8 @@ class WhooshBackend(SearchBackend):
         units = plan(found.context)
         if units:
             within &= self._matched(snapshot, reader, units)
-        by_term: dict[str, str] = {}
-        for word in likely:  # most frequent first: each term keeps its commonest spelling
-            term = analyse_word(word)
-            if term and term not in by_term:
-                by_term[term] = word
         counted = []
-        for term, word in by_term.items():
+        for term, word in one_spelling_per_term(likely).items():
             docs = snapshot.pair_docs(reader, found.previous, term) & within if within else 0
             counted.append((docsets.count(docs), frequency[word], word))
         return counted

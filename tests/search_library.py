@@ -29,11 +29,10 @@ from search_index.whoosh_backend import WhooshBackend
 from search_index.whoosh_store import IndexStore
 
 NOW = datetime.now(UTC)
-REP = Viewer("rep")
-ADMIN = Viewer("admin")
-MANAGER = Viewer("manager")
-CHAMPION = Viewer("champion")
-STRANGER = Viewer("auditor")  # a role search does not know: treated as a champion
+REP = Viewer(sees_internal=True)
+ADMIN = Viewer(sees_internal=True)
+MANAGER = Viewer(sees_internal=True)
+CHAMPION = Viewer(sees_internal=False)
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -187,8 +186,8 @@ PAYBACK = (("payback", "return on investment", "ROI"),)
 
 
 def visible(viewer: Viewer) -> list[SearchableItem]:
-    staff = viewer.role in ("admin", "manager", "rep")
-    return [i for i in LIBRARY if i.status == "published" and (staff or i.audience == "external")]
+    return [i for i in LIBRARY
+            if i.status == "published" and (viewer.sees_internal or i.audience == "external")]
 
 
 def visible_slugs(viewer: Viewer) -> set[str]:

@@ -8,6 +8,7 @@ log-ins and every other writer wait for.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sqlite3
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from sqlalchemy import create_engine, func, select, text
 from content_library.models import SearchLog
 from content_library.services import files as file_service
 from portal.extensions import db
-from tests.conftest import page_token
+from tests.conftest import TAXONOMY, page_token
 from tests.test_uploads import pdf_bytes
 
 
@@ -71,14 +72,15 @@ def test_a_search_answers_while_another_process_holds_the_write_lock(
     assert logged(app) == before + 1
 
 
-def test_reading_an_uploads_text_holds_no_write_lock(app, client, taxonomy, make_user, login,
-                                                     monkeypatch):
+def instrument_file_reading(app, monkeypatch) -> list[str]:
+    """Make text and template-field reading first try to take the write lock from another
+    connection, without waiting; returns where it records "free" or "locked" each time."""
     url = app.config["DATABASE_URL"]
     if not url.startswith("sqlite"):
         pytest.skip("only SQLite has one write lock for the whole database")
     seen: list[str] = []
 
-    def instrumented(extract):
+    def instrumented(read):
         def run(path, kind):
             other = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0,
                                     isolation_level=None)
@@ -90,12 +92,18 @@ def test_reading_an_uploads_text_holds_no_write_lock(app, client, taxonomy, make
                 seen.append("locked")
             finally:
                 other.close()
-            return extract(path, kind)
+            return read(path, kind)
         return run
 
     monkeypatch.setattr(file_service, "extract_text", instrumented(file_service.extract_text))
     monkeypatch.setattr(file_service, "template_fields",
                         instrumented(file_service.template_fields))
+    return seen
+
+
+def test_reading_an_uploads_text_holds_no_write_lock(app, client, taxonomy, make_user, login,
+                                                     monkeypatch):
+    seen = instrument_file_reading(app, monkeypatch)
     _, manager = make_user("manager")
     login(manager)
     response = client.post("/library/new", content_type="multipart/form-data", data={
@@ -104,3 +112,20 @@ def test_reading_an_uploads_text_holds_no_write_lock(app, client, taxonomy, make
         "stages": "understanding-offerings", "file": (io.BytesIO(pdf_bytes()), "deck.pdf")})
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     assert seen == ["free", "free"]
+
+
+def test_an_import_reads_its_files_before_taking_the_write_lock(app, runner, tmp_path,
+                                                                 monkeypatch):
+    seen = instrument_file_reading(app, monkeypatch)
+    (tmp_path / "files").mkdir()
+    for name in ("a.pdf", "b.pdf"):
+        (tmp_path / "files" / name).write_bytes(pdf_bytes() + name.encode())
+    items = [{"slug": f"deck-{n}", "title": f"Deck {n}", "type": "case-study",
+              "audience": "external", "status": "published", "stages": ["negotiating"],
+              "file": f"files/{n}.pdf"} for n in ("a", "b")]
+    path = tmp_path / "lib.json"
+    path.write_text(json.dumps({"taxonomy": TAXONOMY, "items": items}))
+    result = runner.invoke(args=["library", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "created 2" in result.output
+    assert seen == ["free"] * 4

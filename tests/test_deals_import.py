@@ -115,6 +115,19 @@ def test_hubspot_date_entered_columns_are_the_stage_history(ctx, taxonomy, tmp_p
         "2026-03-31 or 3/31/2026, got 'August'")
 
 
+def test_a_currency_column_takes_codes(ctx, taxonomy, tmp_path):
+    text = ("Id,Name,StageName,Amount,CloseDate,CurrencyIsoCode\n"
+            "0065g00000AbCdEAAV,Acme,Negotiating,1000,2026-10-15,eur\n"
+            "0065g00000AbCdFAAV,Globex,Negotiating,1000,2026-10-15,Euro\n")
+    with pytest.raises(Invalid) as failure:
+        import_deals(ctx, write(tmp_path, "deals.csv", text), "salesforce")
+    assert str(failure.value) == ("deals.csv line 3: CurrencyIsoCode: expected a currency code "
+                                  "like USD, got 'Euro'")
+    import_deals(ctx, write(tmp_path, "deals.csv", text.rsplit("0065g00000AbCdF", 1)[0]),
+                 "salesforce")
+    assert deals(ctx)["0065g00000AbCdEAAV"].currency == "EUR"
+
+
 def test_a_windows_1252_export(ctx, taxonomy, tmp_path):
     path = tmp_path / "legacy.csv"
     path.write_bytes(SALESFORCE_API.replace("Globex renewal", "Globex Société").encode("cp1252"))
@@ -198,6 +211,9 @@ BAD_ROWS = [
      "deals.csv line 5: Name: missing"),
     ("20000,2026-08-01,true", "20000,,true",
      "deals.csv line 5: CloseDate: a closed deal needs a close date"),
+    ("Umbrella pilot", "U" * 301, "deals.csv line 5: Name: longer than 300 characters"),
+    ("Closed Lost,20000", "S" * 121 + ",20000",
+     "deals.csv line 5: StageName: longer than 120 characters"),
 ]
 
 

@@ -362,6 +362,16 @@ def _entered_rows(table: Table, line: int, values: dict[str, str], crm_id: str,
     return rows
 
 
+# The longest text each stored column takes (content_library/models/deals.py).
+MAX_LENGTHS = {"crm_id": 64, "name": 300, "account": 300, "stage": 120, "forecast_category": 40}
+
+
+def _check_lengths(table: Table, line: int, values: dict[str, str], problems: list[str]) -> None:
+    for field, limit in MAX_LENGTHS.items():
+        if len(values.get(field, "")) > limit:
+            problems.append(f"{table.where(line, field)}: longer than {limit} characters")
+
+
 def _deal(table: Table, line: int, values: dict[str, str], crm_format: str,
           problems: list[str]) -> DealRow | None:
     before = len(problems)
@@ -380,6 +390,10 @@ def _deal(table: Table, line: int, values: dict[str, str], crm_format: str,
     for field in ("crm_id", "name", "stage"):
         if not values[field]:
             problems.append(f"{table.where(line, field)}: missing")
+    _check_lengths(table, line, values, problems)
+    if values.get("currency") and not re.fullmatch(r"[A-Za-z]{3}", values["currency"]):
+        problems.append(f"{table.where(line, 'currency')}: expected a currency code like USD, "
+                        f"got '{values['currency']}'")
     stage = values["stage"]
     amount, amount_currency = read("amount", parse_amount, (None, None))
     close_date = read("close_date", parse_date)
@@ -398,7 +412,7 @@ def _deal(table: Table, line: int, values: dict[str, str], crm_format: str,
         return None
     loss_reason = values.get("loss_reason", "")
     outcome = None if not is_closed else "won" if is_won else lost_outcome(loss_reason)
-    currency = (values.get("currency") or amount_currency or "").upper()[:3] or None
+    currency = (values.get("currency") or amount_currency or "").upper() or None
     return DealRow(
         crm_id=crm_id, name=values["name"], account=values.get("account", ""), amount=amount,
         currency=currency, crm_stage=stage, created_on=created_on,
@@ -419,6 +433,7 @@ def read_history(path: Path, crm_format: str) -> list[StageRow]:
         for field in ("crm_id", "stage", "entered_at"):
             if not values[field]:
                 problems.append(f"{table.where(line, field)}: missing")
+        _check_lengths(table, line, values, problems)
         if not all(values.values()):
             continue
         try:

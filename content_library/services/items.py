@@ -334,14 +334,31 @@ def input_from_snapshot(snap: dict) -> ItemInput:
 
 
 def change_status(session: Session, item: ContentItem, status: str, actor: User,
-                  note: str = "") -> ContentItem:
+                  note: str = "", replaced_by: str | None = None) -> ContentItem:
+    """Move an item through the workflow. Archiving may name the published item that takes
+    its place (`replaced_by`, a slug); leaving the archive forgets it."""
     if status not in TRANSITIONS.get(item.status, ()):
         raise Invalid({"status": f"An item that is {item.status.replace('_', ' ')} cannot move "
                                  f"to {status.replace('_', ' ')}."})
     data = replace(input_from_snapshot(snapshot(item)), status=status)
     note = note or f"{TRANSITION_VERBS[status]}"
+    begin_write(session)
+    replacement = None
+    if replaced_by and status == "archived":
+        replacement = session.scalar(select(ContentItem).where(ContentItem.slug == replaced_by))
+        if replacement is None or replacement is item or replacement.status != "published":
+            session.rollback()
+            raise Invalid({"replaced_by": "Choose a published item to take its place."})
+    item.replaced_by = replacement
     save_item(session, data, actor, note=note, existing=item)
     return item
+
+
+def replacement_choices(session: Session, item: ContentItem) -> list[ContentItem]:
+    """The items that may take an archived item's place: published ones, same type first."""
+    found = session.scalars(select(ContentItem).where(ContentItem.status == "published",
+                                                      ContentItem.id != item.id))
+    return sorted(found, key=lambda i: (i.type_id != item.type_id, i.title.lower()))
 
 
 def get_version(item: ContentItem, number: int) -> ItemVersion:

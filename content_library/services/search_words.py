@@ -56,6 +56,12 @@ def save_synonyms(session: Session, text: str, group_id: int | None = None) -> S
     if group is None:
         session.rollback()
         raise NotFound(group_id)
+    same = next((g for g in synonym_groups(session)
+                 if g.id != group.id and set(terms) <= set(g.terms)), None)
+    if same is not None:
+        session.rollback()
+        raise Invalid({"terms": "These already mean the same in an existing group: "
+                                f"{' = '.join(same.terms)}."})
     group.terms = terms
     group.updated_at = utcnow()
     session.add(group)

@@ -78,7 +78,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_usage_events'))
     )
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
-        batch_op.create_index('ix_usage_events_deal', ['deal_id'], unique=False)
+        batch_op.create_index('ix_usage_events_deal', ['deal_id', 'kind', 'item_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_usage_events_item_time', ['item_id', 'occurred_at'], unique=False)
         batch_op.create_index('ix_usage_events_kind_time', ['kind', 'occurred_at'], unique=False)
 

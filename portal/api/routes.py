@@ -71,6 +71,7 @@ def content(slug: str):
 
 @bp.get("/stages")
 def stages():
+    visibility.require(user(), "browse_stages")
     counts = taxonomy_service.published_counts_by_stage(db.session,
                                                         visibility.published_filter(user()))
     return jsonify([
@@ -83,6 +84,7 @@ def stages():
 
 @bp.get("/stages/<slug>/content")
 def stage_content(slug: str):
+    visibility.require(user(), "browse_stages")
     stage = taxonomy_service.get_stage(db.session, slug)
     choices = catalog.taxonomy_choices(db.session)
     picked = {}

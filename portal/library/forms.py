@@ -65,7 +65,10 @@ for _name, _heading, _is_list in ARGUMENT_PARTS:
 
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
-    note = StringField("Note", validators=[Length(max=500)])
+    note = StringField("Note", validators=[Length(max=500)],
+                       description="Why: shown in the history.")
+    replaced_by = SelectField("Replaced by", validate_choice=False,
+                              description="Reps who open this item through an old link are pointed to it.")
 
 
 class ConfirmForm(FlaskForm):

@@ -45,14 +45,33 @@ def champion_home():
 @bp.get("/content/<slug>")
 @login_required
 def item(slug: str):
-    found = readable_item(slug)
+    try:
+        found = readable_item(slug)
+    except NotFound:
+        return _archived_notice(slug)
     return render_template(
         "library/item.html", item=found, body_html=markdown_to_html(found.body),
         parts=ARGUMENT_PARTS, today=date.today(),
         can_manage=visibility.may(user(), "manage_content"),
         status_form=StatusForm(), transitions=item_service.TRANSITIONS[found.status],
         verbs=item_service.TRANSITION_VERBS, status_names=STATUS_NAMES,
+        confirmed_moves=CONFIRMED_MOVES,
     )
+
+
+def _archived_notice(slug: str):
+    """A rep who follows an old link learns the item was archived, and what replaced it;
+    anyone else gets the same 404 as for an item that never existed."""
+    try:
+        gone = item_service.get_item(db.session, slug)
+    except NotFound:
+        gone = None
+    if not visibility.archived_notice(user(), gone):
+        raise NotFound(slug)
+    replacement = gone.replaced_by
+    if replacement is not None and not visibility.can_read(user(), replacement):
+        replacement = None
+    return render_template("library/archived.html", item=gone, replacement=replacement), 410
 
 
 @bp.get("/content/<slug>/file")
@@ -204,16 +223,48 @@ def edit_item(slug: str):
     return render_template("library/edit.html", form=form, item=found), status
 
 
+# Moves that change what reps and champions see are confirmed on a page of their own.
+CONFIRMED_MOVES = ("published", "archived")
+
+
+def _status_form(found, target: str) -> StatusForm:
+    form = StatusForm(status=target)
+    form.replaced_by.choices = as_choices(
+        [("", "Nothing: it is simply withdrawn")]
+        + [(i.slug, i.title) for i in item_service.replacement_choices(db.session, found)])
+    return form
+
+
+def _confirm_page(found, form: StatusForm, status: int = 200):
+    return render_template("library/confirm_status.html", item=found, form=form,
+                           target=form.status.data, verbs=item_service.TRANSITION_VERBS), status
+
+
+@bp.get("/content/<slug>/status/<target>")
+@requires("manage_content")
+def confirm_status(slug: str, target: str):
+    found = readable_item(slug)
+    if target not in CONFIRMED_MOVES or target not in item_service.TRANSITIONS[found.status]:
+        return redirect(url_for("library.item", slug=found.slug))
+    form = _status_form(found, target)
+    form.replaced_by.data = found.replaced_by.slug if found.replaced_by else ""
+    return _confirm_page(found, form)
+
+
 @bp.post("/content/<slug>/status")
 @requires("manage_content")
 def change_status(slug: str):
     found = readable_item(slug)
-    form = StatusForm()
+    form = _status_form(found, request.form.get("status", ""))
     if form.validate_on_submit():
         try:
-            item_service.change_status(db.session, found, form.status.data, user(), form.note.data or "")
+            item_service.change_status(db.session, found, form.status.data, user(),
+                                       form.note.data or "", form.replaced_by.data or None)
         except Invalid as exc:
             db.session.rollback()
+            if form.status.data in CONFIRMED_MOVES:
+                put_errors(form, exc)
+                return _confirm_page(found, form, 400)
             flash(next(iter(exc.reasons.values())), "error")
         else:
             flash(f"Now {STATUS_NAMES[found.status].lower()}.", "success")
