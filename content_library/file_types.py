@@ -417,6 +417,14 @@ def _objects_in_stream(stream_object: Any, reader: Any) -> Iterator[Any]:
         yield read_object(body, reader)
 
 
+def _is_script_link(value: object) -> bool:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    # Browsers ignore control characters and spaces inside a scheme: "java\tscript:" runs.
+    letters = "".join(ch for ch in str(value) if ch > " ").lower()
+    return letters.startswith(("javascript:", "vbscript:"))
+
+
 class _PdfCheck:
     """Looks through one object's direct contents for what `_PDF_KEYS` and `_PDF_NAMES` name.
 
@@ -448,6 +456,8 @@ class _PdfCheck:
                         raise RejectedFile(_PDF_KEYS[key])
                     if key in _PDF_NAME_KEYS and isinstance(value, str) and value in _PDF_NAMES:
                         raise RejectedFile(_PDF_NAMES[value])
+                    if key == "/URI" and _is_script_link(value):
+                        raise RejectedFile(PDF_SCRIPT_MESSAGE)
                     pending.append(value)
             elif isinstance(node, ArrayObject):
                 pending.extend(list.__iter__(node))
