@@ -198,6 +198,25 @@ def test_active_excel_and_powerpoint_content_is_refused(tmp_path: Path, kind, ca
     assert str(caught.value) == message
 
 
+def sheet_with_formula(clean: Path, formula: str) -> bytes:
+    with zipfile.ZipFile(clean) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    assert b"<f>B1*120</f>" in sheet
+    return sheet.replace(b"<f>B1*120</f>", f"<f>{formula}</f>".encode())
+
+
+def test_a_dde_formula_is_refused_and_a_bar_in_quoted_text_is_not(tmp_path: Path) -> None:
+    clean = make_xlsx(tmp_path / "clean.xlsx")
+    dde = with_parts(clean, tmp_path / "dde.xlsx", replace={
+        "xl/worksheets/sheet1.xml": sheet_with_formula(clean, "cmd|' /C calc'!A0")})
+    with pytest.raises(RejectedFile) as caught:
+        sniff(dde)
+    assert str(caught.value) == file_types.DDE_MESSAGE
+    quoted = with_parts(clean, tmp_path / "bar.xlsx", replace={
+        "xl/worksheets/sheet1.xml": sheet_with_formula(clean, '"a|b"&amp;B1')})
+    assert sniff(quoted).kind == "xlsx"
+
+
 @pytest.fixture
 def clean_pptx(tmp_path: Path) -> Path:
     return make_pptx(tmp_path / "clean.pptx")
@@ -231,8 +250,8 @@ def test_refusal_comes_before_anything_is_stored(app, taxonomy, make_user, login
         "audience": "external", "status": "published", "stages": "understanding-offerings",
         "file": (io.BytesIO(path.read_bytes()), "letter.docx")})
     assert response.status_code == 400
-    assert "DDE fields" in response.get_data(as_text=True)
-    assert message.startswith("Word files with DDE fields")
+    assert message.startswith("Office files with DDE fields")
+    assert message.replace("'", "&#39;") in response.get_data(as_text=True)
 
 
 # --- bounded work ---------------------------------------------------------------------------
