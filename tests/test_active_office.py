@@ -54,12 +54,17 @@ def word_body(inner: str) -> bytes:
             ).encode()
 
 
-def complex_field(*codes: str) -> str:
+def field_runs(*codes: str) -> str:
+    """A complex field as Word writes it, its code split over runs as given."""
     runs = "".join(f"<w:r><w:instrText xml:space=\"preserve\">{c}</w:instrText></w:r>"
                    for c in codes)
-    return (f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}'
+    return (f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}'
             f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
-            f'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+            f'<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+
+
+def complex_field(*codes: str) -> str:
+    return f"<w:p>{field_runs(*codes)}</w:p>"
 
 
 DOC_RELS = "word/_rels/document.xml.rels"
@@ -97,7 +102,7 @@ def docx_cases(clean: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
             "word/document.xml": word_body(
                 '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
                 '<w:r><w:instrText>IF 1 = 1 </w:instrText></w:r>'
-                + complex_field("DDE cmd x")[5:-6]
+                + field_runs("DDE cmd x")
                 + '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')}),
         case("dde in a part typed by its extension", file_types.DDE_MESSAGE,
              types=b'<Default Extension="hdr" ContentType="application/vnd.openxmlformats-'
