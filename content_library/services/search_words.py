@@ -6,8 +6,8 @@ import json
 import logging
 import re
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..database import SQLITE_BUSY_MS, begin_write
@@ -100,8 +100,17 @@ def log_search(session: Session, query: str, results: int, role: str) -> bool:
             _log.warning("search not logged, the database is busy: %s", exc.orig)
             return False
         finally:
-            if sqlite:  # the connection goes back to the pool for ordinary writers
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            if sqlite:
+                _restore_busy_timeout(connection)
+
+
+def _restore_busy_timeout(connection: Connection) -> None:
+    """The connection goes back to the pool for ordinary writers, who wait the usual time;
+    one that cannot be reset is dropped instead."""
+    try:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    except DBAPIError:
+        connection.invalidate()
 
 
 # What a request carries besides the rep's words: the search it followed and its filters. The
