@@ -324,3 +324,14 @@ def test_a_deactivated_user_is_told_so_only_after_the_right_password(app, client
     right = log_in(client, email, PASSWORD)
     assert right.status_code == 403 and "This account is inactive" in text(right)
     assert client.get("/").status_code == 302  # and still not logged in
+
+
+def test_the_taxonomy_form_names_every_problem_at_once(client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    response = client.post("/admin/taxonomy/stages/new", data={
+        "csrf_token": page_token(client, "/admin/taxonomy"), "name": "", "slug": "Not A Slug",
+        "phase": "nowhere"})
+    top = banner(text(response))
+    assert response.status_code == 400
+    assert "Enter a name." in top and "lowercase letters" in top and "must be one of" in top
