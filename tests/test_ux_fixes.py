@@ -42,6 +42,7 @@ def test_the_item_form_names_every_problem_at_once_upload_included(
     file_reason = re.search(r'<p class="error" id="file-error">([^<]+)</p>', html).group(1)
     assert "not" in file_reason and file_reason in top
     assert 'href="#file"' in top and "Kept words" in html
+    assert "Enter a slug" not in html  # made from the title, which is reported already
 
 
 def test_the_new_user_form_names_every_problem_at_once(client, make_user, login):
