@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 from psycopg import errors, sql
@@ -57,7 +57,9 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    missing_words,
     normalise_synonyms,
+    some_words_follow,
 )
 from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
@@ -66,6 +68,7 @@ from .query_text import (
     Plan,
     analyse_word,
     clean,
+    labelled_plan,
     make_word_analyzer,
     parse,
     plan,
@@ -651,29 +654,51 @@ class PostgresBackend(SearchBackend):
     def _search(
         self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, staff: bool
     ) -> SearchResult:
-        units = plan(parsed, query.synonyms)
-        tsquery = None
-        if units:
-            tsquery = _tsquery(cur, units, parsed, query.synonyms)
-            # The planner does not count the unpacking of each stored vector that a sequential
-            # scan's @@ must read, so it passes over the GIN index, which answers plain words
-            # without reading a vector (5x faster for a rare word at 5,000 items). Browsing,
-            # which has no index to use, keeps the sequential scan.
-            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        labelled = labelled_plan(parsed, query.synonyms)
+        units = tuple(labelled)
         conditions, params = _selection(dict(query.filters))
-        params.update(staff=staff, q=tsquery)
-        total, facets = self._counts(cur, tsquery is not None, conditions, params)
+        params.update(staff=staff, q=None)
         start = (query.page - 1) * query.per_page
+        params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
+        if not units:
+            total, facets = self._counts(cur, False, conditions, params)
+            hits = [Hit(slug, 0.0, highlight(title, summary, frozenset()))
+                    for slug, title, summary, _ in self._page(cur, False, conditions, params)]
+            return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+
+        queries = _tsqueries(cur, units, parsed, query.synonyms)
+        # The planner does not count the unpacking of each stored vector that a sequential
+        # scan's @@ must read, so it passes over the GIN index, which answers plain words
+        # without reading a vector (5x faster for a rare word at 5,000 items). Browsing,
+        # which has no index to use, keeps the sequential scan.
+        cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        params["q"] = queries.all
+        all_words, facets = self._counts(cur, True, conditions, params)
+        total = all_words
+        # a unit PostgreSQL reads as stop words only asks for nothing, so is never missing
+        asked = [(labels, q) for labels, q in zip(labelled.values(), queries.each, strict=True) if q]
+        if some_words_follow(len(asked), all_words, query.per_page):
+            # the items with only some of the words count, and are counted, too
+            total, facets = self._counts(cur, True, conditions, {**params, "q": queries.any})
+        terms = plan_terms(units)
         hits: list[Hit] = []
-        if start < total:
-            params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
-            terms = plan_terms(units)
-            for slug, title, summary, score in self._page(cur, tsquery is not None, conditions, params):
+        if total > all_words:
+            some = {**params, "q": queries.any, "every": queries.all}
+            some.update({f"u{n}": q for n, (_, q) in enumerate(asked)})
+            labels = [labels for labels, _ in asked]
+            for slug, title, summary, score, found in self._page_of_some(cur, len(asked), conditions, some):
+                lacks = missing_words(labels, found)
+                hits.append(Hit(slug, float(score), highlight(title, summary, terms), lacks))
+        elif start < total:
+            for slug, title, summary, score in self._page(cur, True, conditions, params):
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
-        if units and total < FEW_RESULTS:
-            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, total)
-        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+        if all_words < FEW_RESULTS:
+            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words, total)
+        match = "some" if total > all_words else "all"
+        return SearchResult(
+            total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
+        )
 
     def _matching(self, text: bool) -> sql.Composable:
         match = sql.SQL(" AND document @@ %(q)s::tsquery") if text else sql.SQL("")
@@ -739,6 +764,35 @@ class PostgresBackend(SearchBackend):
         cur.execute(statement, params)
         return cur.fetchall()
 
+    def _page_of_some(
+        self, cur: psycopg.Cursor, units: int, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> list[tuple[str, str, str, float, list[bool]]]:
+        """A page of the items matching ``q`` (any of the units ``u0``, ``u1``…): those
+        having every unit first, ranked by ``every`` as when only they are asked for,
+        then by how many units each has, then by score; with which units each has."""
+        found = sql.SQL(", ").join(
+            sql.SQL("document @@ {}::tsquery").format(sql.Placeholder(f"u{n}")) for n in range(units)
+        )
+        rank = (
+            "ts_rank_cd(%(weights)s::float4[], document,"
+            " CASE WHEN false = ANY(found) THEN %(q)s::tsquery ELSE %(every)s::tsquery END)::float8 * {b}"
+        )
+        statement = sql.SQL(
+            "SELECT slug, title, summary, {rank} AS score, found FROM"
+            " (SELECT slug, title, summary, document, updated_at, usage_score, ARRAY[{found}] AS found"
+            "  FROM {t} WHERE {where} AND {filters}) AS matched"
+            " ORDER BY cardinality(array_remove(found, false)) DESC, score DESC, slug"
+            " LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(
+            rank=sql.SQL(rank).format(b=_BOOST),
+            found=found,
+            t=self._sql.table,
+            where=self._matching(True),
+            filters=_all(conditions.values()),
+        )
+        cur.execute(statement, params)
+        return cur.fetchall()
+
     def _count(
         self, cur: psycopg.Cursor, tsquery: str, conditions: dict[str, sql.Composable], params: dict[str, Any]
     ) -> int:
@@ -757,28 +811,31 @@ class PostgresBackend(SearchBackend):
         synonyms: SynonymTable,
         conditions: dict[str, sql.Composable],
         params: dict[str, Any],
+        all_words: int,
         total: int,
     ) -> str | None:
         """Each unknown word corrected from the words of documents the viewer may see;
-        offered only when the corrected text finds more."""
+        offered when the correction finds more items with every word, or, when the text
+        as typed found nothing, corrects every unknown word and finds some items."""
         staff = params["staff"]
         widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
-        words = [
-            w for w in parsed.surface_words() if correctable(w) and analyse_word(w) not in widened
-        ]
+        words = [w for w in parsed.surface_words() if analyse_word(w) not in widened]
         known = self._word_counts(cur, words, staff)
         unknown = [word for word in words if not known.get(word)]
-        if not unknown:
-            return None
-        corrections = self._corrections(cur, unknown, staff)
+        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], staff)
         if not corrections:
             return None
         fixed = parsed.replaced(corrections)
         fixed_units = plan(fixed, synonyms)
         if not fixed_units:
             return None
-        tsquery = _tsquery(cur, fixed_units, fixed, synonyms)
-        return fixed.as_text() if self._count(cur, tsquery, conditions, params) > total else None
+        queries = _tsqueries(cur, fixed_units, fixed, synonyms)
+        if self._count(cur, queries.all, conditions, params) > all_words:
+            return fixed.as_text()
+        every_word_known = len(corrections) == len(unknown)
+        if total == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
+            return fixed.as_text()  # no item has all the words, though each is known
+        return None
 
     def _audiences(self, staff: bool) -> list[str]:
         return ["external", "internal"] if staff else ["external"]
@@ -948,18 +1005,41 @@ def _surfaces(parsed: ParsedText, synonyms: SynonymTable) -> dict[tuple[str, ...
     return found
 
 
+class _Queries(NamedTuple):
+    """PostgreSQL's own text of a plan's tsqueries."""
+
+    all: str  # every unit
+    any: str  # at least one unit
+    each: list[str]  # one unit; empty when PostgreSQL finds only stop words in it
+
+
 def _tsquery(cur: psycopg.Cursor, units: Plan, parsed: ParsedText, synonyms: SynonymTable) -> str:
-    """PostgreSQL's own text of the query: the units ANDed, each an OR of its
-    alternatives, each built by plainto_tsquery (a word) or phraseto_tsquery (a
-    phrase) from bound text. Empty when PostgreSQL finds only stop words."""
+    """PostgreSQL's own text of the query with every unit (see :func:`_tsqueries`)."""
+    return _tsqueries(cur, units, parsed, synonyms).all
+
+
+def _tsqueries(cur: psycopg.Cursor, units: Plan, parsed: ParsedText, synonyms: SynonymTable) -> _Queries:
+    """The units ANDed, ORed and one by one, each unit an OR of its alternatives, each
+    built by plainto_tsquery (a word) or phraseto_tsquery (a phrase) from bound text.
+    Empty when PostgreSQL finds only stop words."""
     surfaces = _surfaces(parsed, synonyms)
     parts, params = [], []
-    for unit in units:
+    for number, unit in enumerate(units):
         options = []
         for alternative in unit:
             function = "plainto_tsquery" if len(alternative) == 1 else "phraseto_tsquery"
             options.append(sql.SQL("{}('english', %s)").format(sql.SQL(function)))
             params.append(surfaces.get(alternative) or " ".join(alternative))
-        parts.append(sql.SQL("({})").format(sql.SQL(" || ").join(options)))
-    cur.execute(sql.SQL("SELECT ({})::text").format(sql.SQL(" && ").join(parts)), params)
-    return cur.fetchone()[0]
+        name = sql.Identifier(f"u{number}")
+        parts.append(sql.SQL("({}) AS {}").format(sql.SQL(" || ").join(options), name))
+    names = [sql.Identifier(f"u{number}") for number in range(len(units))]
+    statement = sql.SQL("SELECT ({every})::text, ({some})::text, {each} FROM (SELECT {parts}) AS u")
+    statement = statement.format(
+        every=sql.SQL(" && ").join(names),
+        some=sql.SQL(" || ").join(names),
+        each=sql.SQL(", ").join(sql.SQL("{}::text").format(name) for name in names),
+        parts=sql.SQL(", ").join(parts),
+    )
+    cur.execute(statement, params)
+    every, some, *each = cur.fetchone()
+    return _Queries(every, some, each)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import reduce
 from itertools import islice
@@ -50,7 +50,9 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    missing_words,
     normalise_synonyms,
+    some_words_follow,
 )
 from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
@@ -61,6 +63,7 @@ from .query_text import (
     Plan,
     analyse_word,
     clean,
+    labelled_plan,
     pairs_of,
     parse,
     plan,
@@ -303,28 +306,56 @@ class WhooshBackend(SearchBackend):
     ) -> SearchResult:
         visible = snapshot.visible[group]
         selections = self._selections(snapshot, query)
-        units = plan(parsed, query.synonyms)
-        matched = visible
-        if units:
-            matched &= self._matched(snapshot, reader, units)
-        allowed = reduce(and_, selections.values(), matched)
-        total = docsets.count(allowed)
-        facets = self._facet_counts(snapshot, matched, selections)
-
         start = (query.page - 1) * query.per_page
         stop = start + query.per_page
-        if start >= total:
-            hits: list[Hit] = []
-        elif not units:
-            hits = self._hits(reader, [(d, 0.0) for d in snapshot.newest(allowed, start, stop)], ())
-        else:
-            ranked = rank(snapshot, reader, units, group, allowed, stop)[start:stop]
-            hits = self._hits(reader, ranked, plan_terms(units))
+        labelled = labelled_plan(parsed, query.synonyms)
+        units = tuple(labelled)
+        if not units:
+            allowed = reduce(and_, selections.values(), visible)
+            total = docsets.count(allowed)
+            newest = snapshot.newest(allowed, start, stop) if start < total else []
+            hits = self._hits(reader, [(d, 0.0) for d in newest], ())
+            facets = self._facet_counts(snapshot, visible, selections)
+            return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+
+        each = [docs & visible for docs in self._each_unit(snapshot, reader, units)]
+        matched = reduce(and_, each)
+        complete = reduce(and_, selections.values(), matched)
+        all_words = docsets.count(complete)
+        partial = docsets.EMPTY
+        if some_words_follow(len(units), all_words, query.per_page):
+            # the items with only some of the words count, and are counted, too
+            matched = reduce(or_, each)
+            partial = reduce(and_, selections.values(), matched) & ~complete
+        total = all_words + docsets.count(partial)
+        facets = self._facet_counts(snapshot, matched, selections)
+
+        terms = plan_terms(units)
+        hits: list[Hit] = []
+        if start < all_words:
+            ranked = rank(snapshot, reader, units, group, complete, stop)[start:stop]
+            hits = self._hits(reader, ranked, terms)
+        if partial and stop > all_words:
+            marks = [docsets.marks(docs, snapshot.size) for docs in each]
+
+            def words_found(docnum: int) -> int:
+                return sum(found[docnum] for found in marks)
+
+            def missing(docnum: int) -> tuple[str, ...]:
+                return missing_words(labelled.values(), (found[docnum] for found in marks))
+
+            ranked = rank(snapshot, reader, units, group, partial, stop - all_words, words_found)
+            hits += self._hits(reader, ranked[max(start - all_words, 0) :], terms, missing)
 
         suggestion = None
-        if units and total < FEW_RESULTS:
-            suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, total)
-        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+        if all_words < FEW_RESULTS:
+            suggestion = self._did_you_mean(
+                snapshot, reader, parsed, query, group, selections, all_words, total
+            )
+        match = "some" if partial else "all"
+        return SearchResult(
+            total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
+        )
 
     @staticmethod
     def _selections(snapshot: Snapshot, query: SearchQuery) -> dict[str, int]:
@@ -338,15 +369,18 @@ class WhooshBackend(SearchBackend):
     @staticmethod
     def _matched(snapshot: Snapshot, reader, units: Plan) -> int:
         """Every live document matching every unit of the plan (any visibility)."""
-        matched = None
+        return reduce(and_, WhooshBackend._each_unit(snapshot, reader, units)) if units else docsets.EMPTY
+
+    @staticmethod
+    def _each_unit(snapshot: Snapshot, reader, units: Plan) -> list[int]:
+        """The live documents matching each unit of the plan (any visibility)."""
+        found = []
         for unit in units:
             docs = docsets.EMPTY
             for alternative in unit:
                 docs |= WhooshBackend._alternative_docs(snapshot, reader, alternative)
-            matched = docs if matched is None else matched & docs
-            if not matched:
-                return docsets.EMPTY
-        return matched or docsets.EMPTY
+            found.append(docs)
+        return found
 
     @staticmethod
     def _alternative_docs(snapshot: Snapshot, reader, terms: Alternative) -> int:
@@ -380,12 +414,18 @@ class WhooshBackend(SearchBackend):
         return facets
 
     @staticmethod
-    def _hits(reader, ranked: list[tuple[int, float]], terms: frozenset[str]) -> list[Hit]:
+    def _hits(
+        reader,
+        ranked: list[tuple[int, float]],
+        terms: frozenset[str],
+        missing: Callable[[int], tuple[str, ...]] | None = None,
+    ) -> list[Hit]:
         hits = []
         for docnum, score in ranked:
             fields = reader.stored_fields(docnum)
             text = highlight(fields.get("title", ""), fields.get("summary", ""), terms)
-            hits.append(Hit(slug=fields["slug"], score=float(score), highlight=text))
+            lacks = missing(docnum) if missing else ()
+            hits.append(Hit(slug=fields["slug"], score=float(score), highlight=text, missing=lacks))
         return hits
 
     # Did you mean -----------------------------------------------------------
@@ -398,19 +438,25 @@ class WhooshBackend(SearchBackend):
         query: SearchQuery,
         group: str,
         selections: dict[str, int],
+        all_words: int,
         total: int,
     ) -> str | None:
+        """Each unknown word corrected from the words of documents this class may see;
+        offered when the correction finds more items with every word, or, when the text
+        as typed found nothing, corrects every unknown word and finds some items."""
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
         budget = CorrectionBudget()
+        unknown = 0
         for word in parsed.surface_words():
-            if not correctable(word) or analyse_word(word) in widened:
+            if analyse_word(word) in widened or self._known(snapshot, reader, group, word):
                 continue
-            if self._known(snapshot, reader, group, word):
+            unknown += 1
+            if not correctable(word):
                 continue
             if not budget.take_word():
-                break
+                break  # the words after it stay as typed, so not every word is known
             better = self._correct(snapshot, reader, group, word, budget)
             if better:
                 corrections[word] = better
@@ -420,9 +466,13 @@ class WhooshBackend(SearchBackend):
         fixed_units = plan(fixed, query.synonyms)
         if not fixed_units:
             return None
-        matched = self._matched(snapshot, reader, fixed_units) & snapshot.visible[group]
-        found = docsets.count(reduce(and_, selections.values(), matched))
-        return fixed.as_text() if found > total else None
+        allowed = reduce(and_, selections.values(), snapshot.visible[group])
+        each = [docs & allowed for docs in self._each_unit(snapshot, reader, fixed_units)]
+        if docsets.count(reduce(and_, each)) > all_words:
+            return fixed.as_text()
+        if total == 0 and len(corrections) == unknown and reduce(or_, each):
+            return fixed.as_text()  # no item has all the words, though each is known
+        return None
 
     @staticmethod
     def _known(snapshot: Snapshot, reader, group: str, word: str) -> bool:
