@@ -694,7 +694,7 @@ class PostgresBackend(SearchBackend):
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
         if all_words < FEW_RESULTS:
-            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words, total)
+            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words)
         match = "some" if total > all_words else "all"
         return SearchResult(
             total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
@@ -812,11 +812,10 @@ class PostgresBackend(SearchBackend):
         conditions: dict[str, sql.Composable],
         params: dict[str, Any],
         all_words: int,
-        total: int,
     ) -> str | None:
         """Each unknown word corrected from the words of documents the viewer may see;
-        offered when the correction finds more items with every word, or, when the text
-        as typed found nothing, corrects every unknown word and finds some items."""
+        offered when the correction finds more items with every word, or, when no item
+        has every word typed, corrects every unknown word and finds items with some."""
         staff = params["staff"]
         widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
         words = [w for w in parsed.surface_words() if analyse_word(w) not in widened]
@@ -833,7 +832,7 @@ class PostgresBackend(SearchBackend):
         if self._count(cur, queries.all, conditions, params) > all_words:
             return fixed.as_text()
         every_word_known = len(corrections) == len(unknown)
-        if total == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
+        if all_words == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
             return fixed.as_text()  # no item has all the words, though each is known
         return None
 

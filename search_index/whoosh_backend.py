@@ -349,9 +349,7 @@ class WhooshBackend(SearchBackend):
 
         suggestion = None
         if all_words < FEW_RESULTS:
-            suggestion = self._did_you_mean(
-                snapshot, reader, parsed, query, group, selections, all_words, total
-            )
+            suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, all_words)
         match = "some" if partial else "all"
         return SearchResult(
             total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
@@ -439,11 +437,10 @@ class WhooshBackend(SearchBackend):
         group: str,
         selections: dict[str, int],
         all_words: int,
-        total: int,
     ) -> str | None:
         """Each unknown word corrected from the words of documents this class may see;
-        offered when the correction finds more items with every word, or, when the text
-        as typed found nothing, corrects every unknown word and finds some items."""
+        offered when the correction finds more items with every word, or, when no item
+        has every word typed, corrects every unknown word and finds items with some."""
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
@@ -470,7 +467,7 @@ class WhooshBackend(SearchBackend):
         each = [docs & allowed for docs in self._each_unit(snapshot, reader, fixed_units)]
         if docsets.count(reduce(and_, each)) > all_words:
             return fixed.as_text()
-        if total == 0 and len(corrections) == unknown and reduce(or_, each):
+        if all_words == 0 and len(corrections) == unknown and reduce(or_, each):
             return fixed.as_text()  # no item has all the words, though each is known
         return None
 
