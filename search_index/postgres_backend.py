@@ -14,6 +14,9 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   split by audience.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
+- **Some of the words**: when fewer than a page matches every unit, the total and facets
+  are counted again over the units ORed, and the page is ordered by how many units each
+  row matches (one ``@@`` per unit), then by score.
 - **Ranking**: ``ts_rank_cd`` over a weighted vector (title A; summary and tags B;
   argument C; body and file text D) times the freshness and usage boost. It reads only
   the document itself, so a score says nothing about documents the viewer cannot see.

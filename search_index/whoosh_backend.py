@@ -15,9 +15,12 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
 4. The allowed documents are scored a term at a time from the cached
    postings and the best page kept (:mod:`search_index.whoosh_scoring` has the
    formula); browsing orders by last update instead.
-5. When a query finds fewer than :data:`FEW_RESULTS` items, each unknown word
+5. When fewer than a page has every unit, the documents having only some follow
+   (the OR of the units' doc sets less the AND), ranked by how many units each
+   has, then by score; they count in the total and the facets.
+6. When fewer than :data:`FEW_RESULTS` items have every unit, each unknown word
    is corrected against the words of documents the viewer may see, and the
-   correction is offered only if it finds more.
+   correction is offered only if it finds more (see :meth:`_did_you_mean`).
 
 Whoosh's ``filtered_count``, ``groupedby``, query parser, top-N collector,
 spelling corrector and highlighter formatters are deliberately not used: each

@@ -124,3 +124,19 @@ def test_searching_as_typed_keeps_its_filters_and_stays_uncorrected(library, as_
     assert "as_typed=1&amp;solution=forecasting" in page
     kept = as_rep.get("/search?q=forcasting&as_typed=1&solution=forecasting").get_data(as_text=True)
     assert '<input type="hidden" name="as_typed" value="1">' in kept
+
+
+def test_a_search_only_partly_answered_is_logged_as_not_found_and_may_be_asked_for(
+        app, library, as_rep):
+    from sqlalchemy import select
+
+    from content_library.models import SearchLog
+    from portal.extensions import db
+
+    page = as_rep.get("/search", query_string={"q": "battle cards pricing"}).get_data(as_text=True)
+    assert "Missing: <s>pricing</s>" in page and "Ask marketing for it" in page
+    found = as_rep.get("/search", query_string={"q": QUERY}).get_data(as_text=True)
+    assert "Ask marketing for it" not in found  # one item has every word
+    with app.app_context():
+        logged = dict(db.session.execute(select(SearchLog.query, SearchLog.results)).all())
+    assert logged == {"battle cards pricing": 0, QUERY: 1}

@@ -92,7 +92,8 @@ def search(session: Session, backend, user: User, text: str, filters: dict[str, 
     found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
              for hit in result.hits if hit.slug in items]
     if log and text.strip() and page == 1:
-        log_search(session, text, result.total, user.role)
+        # items with only some of the words are what the rep did not find: marketing's cue
+        log_search(session, text, result.all_words, user.role)
     return SearchPage(text=text, filters=filters, page=page, per_page=per_page,
                       total=result.total, found=found, facets=_named_facets(session, result, filters),
                       raw_facets=result.facets, suggestion=result.suggestion, match=match,
