@@ -665,8 +665,8 @@ class PostgresBackend(SearchBackend):
         params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
         if not units:
             total, facets = self._counts(cur, False, conditions, params)
-            hits = [Hit(slug, 0.0, highlight(title, summary, frozenset()))
-                    for slug, title, summary, _ in self._page(cur, False, conditions, params)]
+            rows = self._page(cur, False, conditions, params) if start < total else []
+            hits = [Hit(row[0], 0.0, highlight(row[1], row[2], frozenset())) for row in rows]
             return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
 
         queries = _tsqueries(cur, units, parsed, query.synonyms)
@@ -685,7 +685,7 @@ class PostgresBackend(SearchBackend):
             total, facets = self._counts(cur, True, conditions, {**params, "q": queries.any})
         terms = plan_terms(units)
         hits: list[Hit] = []
-        if total > all_words:
+        if start < total and total > all_words:
             some = {**params, "q": queries.any, "every": queries.all}
             some.update({f"u{n}": q for n, (_, q) in enumerate(asked)})
             labels = [labels for labels, _ in asked]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,20 +106,30 @@ _TERM_OF: dict[str, str] = {}
 _TERM_OF_LIMIT = 200_000
 
 
+def _term_of(word: str) -> str:
+    """The term of a surface word as written ("" for a stop word), remembered."""
+    known = _TERM_OF
+    term = known.get(word)
+    if term is None:
+        if len(known) >= _TERM_OF_LIMIT:
+            known.clear()
+        term = known[word] = analyse_word(word.lower()) or ""
+    return term
+
+
 def terms_of(text: str) -> list[str]:
     """The analysed terms of a text, in order: exactly what
     :func:`make_analyzer` gives, a good deal faster."""
-    known = _TERM_OF
-    terms = []
-    for word in _WORD.findall(text):
-        term = known.get(word)
-        if term is None:
-            if len(known) >= _TERM_OF_LIMIT:
-                known.clear()
-            term = known[word] = analyse_word(word.lower()) or ""
+    return [term for word in _WORD.findall(text) if (term := _term_of(word))]
+
+
+def term_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each analysed term of a text with where its word starts and ends: the
+    analyzer's tokens with their characters, without its per-token objects."""
+    for match in _WORD.finditer(text):
+        term = _term_of(match.group(0))
         if term:
-            terms.append(term)
-    return terms
+            yield term, match.start(), match.end()
 
 
 def words_of(text: str) -> list[str]:

@@ -339,15 +339,13 @@ class WhooshBackend(SearchBackend):
             ranked = rank(snapshot, reader, units, group, complete, stop)[start:stop]
             hits = self._hits(reader, ranked, terms)
         if partial and stop > all_words:
-            marks = [docsets.marks(docs, snapshot.size) for docs in each]
-
-            def words_found(docnum: int) -> int:
-                return sum(found[docnum] for found in marks)
 
             def missing(docnum: int) -> tuple[str, ...]:
-                return missing_words(labelled.values(), (found[docnum] for found in marks))
+                found = ((docs >> (8 * docnum)) & 1 for docs in each)
+                return missing_words(labelled.values(), found)
 
-            ranked = rank(snapshot, reader, units, group, partial, stop - all_words, words_found)
+            levels = docsets.tally(each, snapshot.size)
+            ranked = rank(snapshot, reader, units, group, partial, stop - all_words, levels)
             hits += self._hits(reader, ranked[max(start - all_words, 0) :], terms, missing)
 
         suggestion = None
