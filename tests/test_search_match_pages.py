@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_search_contract import scratch_database  # noqa: F401  (a fixture)
-
 QUERY = "battle cards competitors"
 
 
