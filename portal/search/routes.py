@@ -34,7 +34,8 @@ def results():
     text = request.args.get("q", "")
     filters = filters_from(request.args)
     found = service.search(db.session, backend(), user(), text, filters,
-                           page=page_number(request.args.get("page")))
+                           page=page_number(request.args.get("page")),
+                           as_typed=request.args.get("as_typed") == "1")
     form = ContentRequestForm(query=text, filters=json.dumps(found.filters),
                               message=f"Content about “{text.strip()}”" if text.strip() else "")
     return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,

@@ -6,7 +6,7 @@ is then re-checked against the database, the source of truth, before anyone sees
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -31,6 +31,7 @@ class Found:
     card: ItemCard
     highlight: str
     score: float
+    missing: tuple[str, ...] = ()  # the words or phrases typed that the item lacks
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class SearchPage:
     facets: dict[str, list[FacetValue]]
     raw_facets: dict[str, dict[str, int]]
     suggestion: str | None
+    match: str = "all"  # "all" | "some" | "corrected": see INTERFACES section 6
+    all_words: int = 0  # how many of the results have every word
+    as_typed: bool = False  # asked not to be corrected
 
     @property
     def pages(self) -> int:
@@ -74,21 +78,39 @@ def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, Conten
 
 
 def search(session: Session, backend, user: User, text: str, filters: dict[str, tuple[str, ...]],
-           page: int = 1, per_page: int = 20, *, log: bool = True) -> SearchPage:
+           page: int = 1, per_page: int = 20, *, log: bool = True,
+           as_typed: bool = False) -> SearchPage:
+    """One page of results; unless ``as_typed``, those of the spelling correction when
+    what was typed finds no item with every word and the correction does."""
     text = (text or "")[:MAX_QUERY]
     filters = {f: tuple(filters.get(f, ())) for f in FACETS if filters.get(f)}
     query = SearchQuery(text=text, filters=filters, page=page, per_page=per_page,
                         synonyms=synonym_table(session))
-    result: SearchResult = backend.search(query, visibility.viewer_for(user))
+    result, match = _answer(backend, query, visibility.viewer_for(user), as_typed)
     items = _recheck(session, user, [hit.slug for hit in result.hits])
     today = date.today()
-    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score)
+    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
              for hit in result.hits if hit.slug in items]
     if log and text.strip() and page == 1:
-        log_search(session, text, result.total, user.role)
+        # items with only some of the words are what the rep did not find: marketing's cue
+        log_search(session, text, result.all_words, user.role)
     return SearchPage(text=text, filters=filters, page=page, per_page=per_page,
                       total=result.total, found=found, facets=_named_facets(session, result, filters),
-                      raw_facets=result.facets, suggestion=result.suggestion)
+                      raw_facets=result.facets, suggestion=result.suggestion, match=match,
+                      all_words=result.all_words, as_typed=as_typed)
+
+
+def _answer(backend, query: SearchQuery, viewer, as_typed: bool) -> tuple[SearchResult, str]:
+    """The backend's answer and how it relates to the words typed. A web search engine
+    shows the corrected results at once rather than an empty page with a link: so do we,
+    when no item has every word typed and the correction finds some."""
+    result: SearchResult = backend.search(query, viewer)
+    if as_typed or not result.suggestion or result.all_words:
+        return result, result.match
+    corrected: SearchResult = backend.search(replace(query, text=result.suggestion), viewer)
+    if not corrected.total:
+        return result, result.match
+    return replace(corrected, suggestion=result.suggestion), "corrected"
 
 
 def _named_facets(session: Session, result: SearchResult,
