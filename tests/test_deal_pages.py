@@ -4,16 +4,18 @@ they used in a deal, and take it back."""
 from __future__ import annotations
 
 import io
+import os
 import re
+import warnings
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from content_library.models import CrmStageMapping, Deal, DealStageEntry, UsageEvent
+from content_library.models import ContentItem, CrmStageMapping, Deal, DealStageEntry, UsageEvent
 from portal.extensions import db
-from tests.conftest import csrf_from, page_token
+from tests.conftest import PASSWORD, csrf_from, page_token
 
 EXPORTS = Path(__file__).parent / "crm_exports"
 
@@ -317,3 +319,69 @@ def test_a_hidden_item_cannot_be_linked(app, client, make_user, login, make_item
     response = client.post("/content/draft-thing/deals",
                            data={"csrf_token": token, "deal": str(deals["acme"])})
     assert response.status_code == 404 and used_in_deal_events(app) == []
+
+
+# ---- in a real browser -----------------------------------------------------------------------
+
+AXE_PLACES = (os.environ.get("PORTAL_AXE_JS", ""), "/tmp/axe/node_modules/axe-core/axe.min.js",
+              "/usr/share/nodejs/axe-core/axe.min.js", "node_modules/axe-core/axe.min.js")
+
+
+def axe_violations(page, selector: str) -> list[str] | None:
+    """axe-core's findings inside `selector`, or None when axe-core is not installed here."""
+    script = next((Path(p) for p in AXE_PLACES if p and Path(p).is_file()), None)
+    if script is None:
+        warnings.warn("axe-core not found (npm install axe-core, or set PORTAL_AXE_JS): "
+                      "accessibility not checked", stacklevel=2)
+        return None
+    # Evaluated through the DevTools protocol: the page's CSP refuses inline scripts.
+    page.evaluate(script.read_text(encoding="utf-8"))
+    found = page.evaluate("sel => axe.run(document.querySelector(sel)).then(r => r.violations"
+                          ".map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target)"
+                          ".join(' ')))", selector)
+    return found
+
+
+@pytest.mark.browser
+def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, make_user):
+    from content_library.services.demo import load_demo
+    from tests.browser_support import chromium, live_server, need_browser
+
+    need_browser()
+    with app.app_context():
+        load_demo(db.session, Path(app.config["UPLOAD_DIR"]))
+        slug = db.session.scalar(select(ContentItem.slug).where(
+            ContentItem.status == "published").order_by(ContentItem.slug).limit(1))
+    acme = add_deal(app, "b1", "Forecasting rollout", account="Acme Corp")
+    for n in range(25):  # more open deals than the list shows: the filter must find Acme
+        add_deal(app, f"b{n + 2}", f"Expansion {n:02}", account="Hooli")
+    add_deal(app, "b99", "Acme renewal", account="Acme Corp", closed=True, crm_stage="Closed Won",
+             stage=None)
+    _, email = make_user("rep", email="rita.rep@example.com", name="Rita Rep")
+    with live_server(app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/login")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(base + "/")
+        page.goto(f"{base}/content/{slug}")
+
+        section = page.locator(".item-deals")
+        picker = section.get_by_label("Open deal")
+        assert picker.locator("option").count() == 20  # the first twenty, by name
+        section.get_by_label("Find a deal by name or account").fill("acme")
+        section.get_by_text("1 open deal in the list.").wait_for()
+        assert picker.locator("option").all_inner_texts() == ["Forecasting rollout (Acme Corp)"]
+        violations = axe_violations(page, ".item-deals")
+        section.get_by_role("button", name="Record use in this deal").click()
+
+        page.get_by_text("Used in: Forecasting rollout (Acme Corp)").wait_for()
+        assert used_in_deal_events(app) == [(slug, acme, "negotiating", "rep")]
+        page.get_by_role("button", name="Remove from Forecasting rollout (Acme Corp)").click()
+        page.get_by_text("Removed: the deal no longer lists this item as used.").wait_for()
+        assert used_in_deal_events(app) == []
+        assert errors == []
+        assert not violations, violations
