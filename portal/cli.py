@@ -47,10 +47,11 @@ def demo_load(if_empty: bool):
         click.echo("library already has content: demo not loaded")
         return
     try:
-        created, report = demo_service.load_demo(db.session, _upload_dir())
+        created, report, told = demo_service.load_demo(db.session, _upload_dir())
     except Invalid as exc:
         _fail(str(exc))
     click.echo(f"demo users created: {created}; items {report.line()}")
+    click.echo("demo story: " + (told.line() if told else "already loaded"))
 
 
 @demo_group.command("users", help="Print the demo log-ins.")

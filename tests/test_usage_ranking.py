@@ -78,7 +78,7 @@ def test_decay_makes_an_old_favourite_fade(app, make_item, rep):
 
 def test_one_half_life_halves_a_use():
     assert HALF_LIFE_DAYS == 30
-    assert search_score(0) == 0 and search_score(10) == 0.5 and search_score(1e9) == 1.0
+    assert search_score(0) == 0 and search_score(20) == 0.5 and search_score(1e9) == 1.0
     for score in (0.0, 0.05, 0.5, 0.95, 1.0):
         assert indexed_score("a" * 32 + step_mark(score)) == score
     assert indexed_score("a" * 32) == 0.0
@@ -100,7 +100,7 @@ def test_a_search_tie_is_broken_by_usage(app, make_item, rep, runner):
     assert "usage ranking: 0 items" in runner.invoke(args=["index", "refresh-ranking"]).output
     assert "missing 0, stale 0, extra 0" in runner.invoke(args=["index", "check"]).output
     with app.app_context():
-        assert indexed_score(backend().fingerprints()[before[1]]) == 0.55
+        assert indexed_score(backend().fingerprints()[before[1]]) == 0.35
 
 
 def test_a_new_process_refreshes_the_ranking_on_its_first_request(app, app_config, make_item,
@@ -115,7 +115,7 @@ def test_a_new_process_refreshes_the_ranking_on_its_first_request(app, app_confi
     fresh = create_app(app_config).test_client()
     log_in(fresh, email)
     with app.app_context():
-        assert indexed_score(backend().fingerprints()["zzz-questions"]) == 0.75
+        assert indexed_score(backend().fingerprints()["zzz-questions"]) == 0.6
     assert fresh.get("/api/v1/search?q=forecast").json["results"][0]["slug"] == "zzz-questions"
 
 

@@ -27,7 +27,7 @@ from ..models import ContentItem, UsageEvent, utcnow
 HALF_LIFE_DAYS = 30
 WEEK_DAYS = 7
 HORIZON_DAYS = 8 * HALF_LIFE_DAYS  # beyond it a use weighs under 1/256: left out
-HALF_SCORE_USES = 10.0  # decayed uses at which the search score is 0.5
+HALF_SCORE_USES = 20.0  # decayed uses at which the search score is 0.5 (about 1 use every 2 days)
 SCORE_STEP = 0.05
 # Someone did something with the item. Not search_open (its view is counted), not a buyer's
 # share_open, not feedback (it may say the item did not help).
