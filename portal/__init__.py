@@ -73,13 +73,14 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
 
-    from . import auth, cli, errors, indexing, numbers, ranking, security, views
+    from . import auth, cli, errors, indexing, numbers, security, views
 
     numbers.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
     indexing.init_app(app)
+    from . import ranking  # search's usage boost kept current (docs/analytics.md)
     ranking.init_app(app)
     views.init_app(app)
     cli.init_app(app)

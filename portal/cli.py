@@ -190,8 +190,8 @@ def setup(ctx: click.Context):
 
     upgrade()
     ctx.invoke(demo_load, if_empty=True)
-    ctx.invoke(index_check, repair=True, quiet=True)
     ctx.invoke(index_refresh_ranking)
+    ctx.invoke(index_check, repair=True, quiet=True)
     ctx.invoke(demo_users)
 
 
