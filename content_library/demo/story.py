@@ -334,6 +334,7 @@ class _Teller:
 
     def requests(self, reps: list[str]) -> list[dict]:
         return [{"user": reps[n % len(reps)], "query": query, "filters": {}, "message": message,
-                 "done": n == len(REQUESTS) - 1,
+                 # The latest one marketing has already taken on.
+                 "status": "accepted" if n == len(REQUESTS) - 1 else "open",
                  "created_at": self.now - timedelta(days=40 - 9 * n, hours=3)}
                 for n, (query, message) in enumerate(REQUESTS)]
