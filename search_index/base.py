@@ -114,7 +114,7 @@ class SearchResult:
     has results, or ``None``.
 
     ``match`` is ``"all"`` when every result has every word or phrase typed,
-    or ``"some"`` when fewer than a page did and the items having only some of
+    or ``"some"`` when no more than a page did and the items having only some of
     them follow, most words first (see :func:`some_words_follow`); ``total``
     and ``facets`` then count both kinds. ``all_words`` counts the results
     having every word.
@@ -131,8 +131,9 @@ class SearchResult:
 def some_words_follow(units: int, all_words: int, per_page: int) -> bool:
     """Whether items matching only some of the words follow those matching all of
     them, as a web search engine does: when more than one word or phrase was typed
-    (stop words aside) and fewer than a page of items has them all."""
-    return units > 1 and all_words < per_page
+    (stop words aside) and no more than a page of items has them all (INTERFACES
+    section 6), so the page after a full page of such items goes on with the rest."""
+    return units > 1 and all_words <= per_page
 
 
 def missing_words(labels: Iterable[tuple[str, ...]], found: Iterable[bool]) -> tuple[str, ...]:

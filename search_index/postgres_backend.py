@@ -14,7 +14,7 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   split by audience.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
-- **Some of the words**: when fewer than a page matches every unit, the total and facets
+- **Some of the words**: when no more than a page matches every unit, the total and facets
   are counted again over the units ORed, and the page is ordered by how many units each
   row matches (one ``@@`` per unit), then by score.
 - **Ranking**: ``ts_rank_cd`` over a weighted vector (title A; summary and tags B;

@@ -15,7 +15,7 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
 4. The allowed documents are scored a term at a time from the cached
    postings and the best page kept (:mod:`search_index.whoosh_scoring` has the
    formula); browsing orders by last update instead.
-5. When fewer than a page has every unit, the documents having only some follow
+5. When no more than a page has every unit, the documents having only some follow
    (the OR of the units' doc sets less the AND), ranked by how many units each
    has, then by score; they count in the total and the facets.
 6. When fewer than :data:`FEW_RESULTS` items have every unit, each unknown word

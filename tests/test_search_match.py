@@ -1,6 +1,6 @@
 """Partial matches and corrections, on every backend: the contract suite's harness.
 
-When fewer than a page of items has every word typed, the items having only some of
+When no more than a page of items has every word typed, the items having only some of
 them follow, most words first, each naming the words it lacks; totals and facets count
 what is returned, and visibility and filters apply to both kinds alike.
 """
@@ -104,10 +104,15 @@ def test_one_word_has_no_partial_tier(library):
         assert all(hit.missing == () for hit in result.hits)
 
 
-def test_a_page_of_items_with_every_word_needs_no_partial_tier(library):
-    both = search(library, "battle cards", per_page=3)  # acme, globex and the internal one
-    assert both.match == "all" and both.total == both.all_words == 3
-    assert all(hit.missing == () for hit in both.hits)
+def test_more_than_a_page_of_items_with_every_word_needs_no_partial_tier(library):
+    # INTERFACES section 6: items with only some words follow when no more than a page
+    # matched every word; acme, globex and the internal one have both words here.
+    more = search(library, "battle cards", per_page=2)
+    assert more.match == "all" and more.total == more.all_words == 3
+    assert all(hit.missing == () for hit in more.hits)
+    exactly = search(library, "battle cards", per_page=3)
+    assert exactly.match == "some" and exactly.all_words == 3 and exactly.total == 4
+    assert all(hit.missing == () for hit in exactly.hits)
     wider = search(library, "battle cards", per_page=4)
     assert wider.match == "some" and wider.all_words == 3 and wider.total == 4
     assert missing(wider)["win-story"] == ("cards",)
