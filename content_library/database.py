@@ -63,3 +63,10 @@ def begin_write(session: Session) -> None:
         session.commit()
     session.connection(execution_options={"sqlite_write": True})
     session.info["write_transaction"] = session.get_transaction()
+
+
+def is_busy(error: Exception) -> bool:
+    """Whether a database error only says another writer holds the lock (SQLite's
+    "database is locked"), which waiting and trying again cures."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database table is locked" in text

@@ -76,3 +76,13 @@ def viewer_for(user: User | None) -> Viewer:
     if not _active(user):
         return Viewer(role="champion")
     return Viewer(role=user.role)
+
+
+def hides(before: tuple[str, str], after: tuple[str, str]) -> bool:
+    """Whether moving an item from (status, audience) ``before`` to ``after`` takes it
+    away from someone who could find it: unpublishing or archiving a published item,
+    or making a published external item internal."""
+    (was_status, was_audience), (status, audience) = before, after
+    if was_status != "published":
+        return False
+    return status != "published" or (was_audience == "external" and audience != "external")

@@ -97,9 +97,7 @@ def index_group():
 @index_group.command("rebuild", help="Rebuild the search index from the database.")
 @with_appcontext
 def index_rebuild():
-    count = backend().rebuild(DatabaseFeed(db.session).everything())
-    feed = DatabaseFeed(db.session)
-    feed.acknowledge(change.id for change in feed.pending(1_000_000))
+    count = sync.rebuild(backend(), DatabaseFeed(db.session))
     click.echo(f"indexed {count} items")
 
 

@@ -9,14 +9,16 @@ from pathlib import Path
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from content_library.database import is_busy
+from content_library.errors import Conflict
 from content_library.models import IndexChange
 from content_library.services.index_feed import DatabaseFeed
 from search_index import create_backend
 from search_index.base import IndexBusy
-from search_index.sync import drain
+from search_index.sync import drain, refresh
 
 from .extensions import db
 
@@ -47,28 +49,71 @@ def postgres_dsn(app: Flask) -> str:
 
 
 RETRY_SECONDS = 0.5
+#: Change records that hide an item from someone: the index hides it before the commit.
+HIDING = ("narrow", "delete")
 
 
-def drain_pending(app: Flask, *, retries: int = 3) -> int:
-    """Apply pending index changes with a session of their own. Never fails a request:
-    anything not applied stays pending, and is retried shortly in the background while
-    another process holds the index's writer lock."""
-    factory = db.session_factory(app)
-    session = factory()
+def _in_own_session(app: Flask, work, retries: int, retry) -> int:
+    """``work(feed)`` with a session of its own. Never fails a request: anything not
+    applied stays pending, and is retried shortly in the background while another
+    process holds the index's writer lock."""
+    session = db.session_factory(app)()
     try:
-        return drain(backend(app), DatabaseFeed(session))
+        return work(DatabaseFeed(session)) or 0
     except IndexBusy:
         log.warning("search index busy: changes left pending")
         if retries > 0:
-            timer = threading.Timer(RETRY_SECONDS, drain_pending, args=(app,),
-                                    kwargs={"retries": retries - 1})
+            timer = threading.Timer(RETRY_SECONDS, retry, args=(retries - 1,))
             timer.daemon = True
             timer.start()
+    except OperationalError as exc:
+        if not is_busy(exc):
+            log.exception("could not read the index change log")
+        else:  # expected with several writers: the changes stay pending for the next drain
+            log.warning("database busy: index changes left pending")
     except SQLAlchemyError:
         log.exception("could not read the index change log")
     finally:
         session.close()
     return 0
+
+
+def drain_pending(app: Flask, *, retries: int = 3) -> int:
+    """Apply pending index changes (see `_in_own_session`)."""
+    return _in_own_session(app, lambda feed: drain(backend(app), feed), retries,
+                           lambda left: drain_pending(app, retries=left))
+
+
+def refresh_items(app: Flask, slugs, *, retries: int = 3) -> bool:
+    """Bring these items in the index to what the database holds now; False when the
+    index was busy (then it is retried in the background)."""
+    slugs = list(slugs)
+    done = _in_own_session(app, lambda feed: refresh(backend(app), feed, slugs) or 1, retries,
+                           lambda left: refresh_items(app, slugs, retries=left))
+    return bool(done)
+
+
+def _hide_before_commit(app: Flask, session: Session) -> None:
+    """A change that hides an item from someone must not leave it findable for a single
+    request after the commit: remove it from the index first, holding the index's writer
+    lock until the commit ends (no drain can put the old state back meanwhile). If the
+    commit then fails, the items are refreshed from the database: meanwhile search errs
+    toward hiding. The item's committed state is indexed after the commit, as usual."""
+    session.flush()
+    slugs = session.info.get("index_hiding")
+    if not slugs or "index_release" in session.info:
+        return
+    try:
+        release = backend(app).hide(sorted(slugs), connection=_driver_connection(session))
+    except IndexBusy:
+        raise Conflict("The search index is busy (being rebuilt?), so nothing was changed. "
+                       "Try again in a minute.") from None
+    session.info["index_release"] = release
+
+
+def _driver_connection(session: Session):
+    """The DB-API connection of the session's transaction (psycopg's, on PostgreSQL)."""
+    return session.connection().connection.driver_connection
 
 
 def init_app(app: Flask) -> None:
@@ -78,17 +123,37 @@ def init_app(app: Flask) -> None:
 
     @event.listens_for(factory, "after_flush")
     def _note_changes(session: Session, _context):
-        if any(isinstance(obj, IndexChange) for obj in session.new):
-            session.info["index_dirty"] = True
+        for obj in session.new:
+            if isinstance(obj, IndexChange):
+                session.info["index_dirty"] = True
+                if obj.op in HIDING:
+                    session.info.setdefault("index_hiding", set()).add(obj.slug)
+
+    @event.listens_for(factory, "before_commit")
+    def _hide(session: Session):
+        _hide_before_commit(app, session)
 
     @event.listens_for(factory, "after_commit")
     def _apply_changes(session: Session):
+        release = session.info.pop("index_release", None)
+        session.info.pop("index_hiding", None)
+        if release is not None:
+            release()
         if session.info.pop("index_dirty", False):
             drain_pending(app)
 
-    @event.listens_for(factory, "after_rollback")
-    def _forget(session: Session):
+    @event.listens_for(factory, "after_transaction_end")
+    def _forget(session: Session, transaction):
+        if transaction.parent is not None:
+            return
+        # Not committed (a commit pops these first): give back the lock, put back what
+        # was hidden for a change that never happened.
         session.info.pop("index_dirty", None)
+        hidden = session.info.pop("index_hiding", None)
+        release = session.info.pop("index_release", None)
+        if release is not None:
+            release()
+            refresh_items(app, hidden or ())
 
     state = {"drained": False}
 

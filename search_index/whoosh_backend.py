@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from functools import reduce
 from itertools import islice
 from operator import and_, or_
@@ -132,31 +132,38 @@ class WhooshBackend(SearchBackend):
 
     # Writing --------------------------------------------------------------
 
-    def index_items(self, items: Iterable[SearchableItem]) -> None:
-        documents: dict[str, dict] = {}
-        for item in items:
-            if not item.slug:
-                raise ValueError("an item without a slug cannot be indexed")
-            documents[item.slug] = to_document(item)
-        if not documents:
-            return
+    def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
         with self._store.locked() as deadline:
-            _, ix = self._store.ensure_current()
-            writer = self._store.writer(ix, deadline)
-            with _committing(writer):
-                for document in documents.values():
-                    writer.update_document(**document)
+            items, gone = read()
+            documents: dict[str, dict] = {}
+            for item in items:
+                if not item.slug:
+                    raise ValueError("an item without a slug cannot be indexed")
+                documents[item.slug] = to_document(item)
+            removed = [slug for slug in dict.fromkeys(gone) if slug and slug not in documents]
+            if documents or removed:
+                self._write(deadline, documents.values(), removed)
 
-    def remove_items(self, slugs: Iterable[str]) -> None:
+    def hide(self, slugs: Iterable[str], connection=None) -> Callable[[], None]:
         wanted = list(dict.fromkeys(slug for slug in slugs if slug))
-        if not wanted:
-            return
-        with self._store.locked() as deadline:
-            _, ix = self._store.ensure_current()
-            writer = self._store.writer(ix, deadline)
-            with _committing(writer):
-                for slug in wanted:
-                    writer.delete_by_term("slug", slug)
+        lock = ExitStack()
+        try:
+            deadline = lock.enter_context(self._store.locked())
+            if wanted:
+                self._write(deadline, (), wanted)
+        except BaseException:
+            lock.close()
+            raise
+        return lock.close
+
+    def _write(self, deadline: float, documents: Iterable[dict], removed: list[str]) -> None:
+        _, ix = self._store.ensure_current()
+        writer = self._store.writer(ix, deadline)
+        with _committing(writer):
+            for slug in removed:
+                writer.delete_by_term("slug", slug)
+            for document in documents:
+                writer.update_document(**document)
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Index ``items`` into a new folder, then make it the live index.

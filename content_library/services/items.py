@@ -31,6 +31,7 @@ from ..models import (
     Vertical,
     utcnow,
 )
+from ..visibility import hides
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -244,7 +245,8 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
                file=KEEP_FILE) -> tuple[ContentItem, str]:
     """Create or update without committing; returns the item and "created", "updated" or
     "unchanged". Callers validate first (save_item does; an import validates everything)."""
-    item = existing or session.scalar(select(ContentItem).where(ContentItem.slug == data.slug))
+    item = _locked(session, existing, data.slug)
+    op = "upsert"
     if item is None:
         item = ContentItem(version=1)
         with session.no_autoflush:
@@ -261,18 +263,34 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
         old_slug = item.slug
         with session.no_autoflush:
             _apply(session, item, data, file)
-        if snapshot(item) == before:
+        after = snapshot(item)
+        if after == before:
             return item, "unchanged"
         item.version += 1
         item.updated_at = utcnow()
         if old_slug != item.slug:
             session.add(IndexChange(slug=old_slug, op="delete"))
         outcome = "updated"
+        if hides((before["status"], before["audience"]), (after["status"], after["audience"])):
+            op = "narrow"  # the index hides it before the commit (see portal/indexing.py)
     session.flush()
     session.add(ItemVersion(item=item, number=item.version, snapshot=snapshot(item),
                             author_id=actor.id if actor else None, note=note[:500]))
-    session.add(IndexChange(slug=item.slug, op="upsert"))
+    session.add(IndexChange(slug=item.slug, op=op))
     return item, outcome
+
+
+def _locked(session: Session, existing: ContentItem | None, slug: str) -> ContentItem | None:
+    """The item as the database holds it now, locked until the transaction ends (on
+    SQLite `begin_write` already holds the whole database): two writers of one item take
+    turns, and the second builds on the first's version instead of reusing its number.
+    An `existing` object may have been loaded before the transaction began: it is
+    read again."""
+    if existing is not None:
+        session.refresh(existing, with_for_update=True)
+        return existing
+    return session.scalar(select(ContentItem).where(ContentItem.slug == slug)
+                          .with_for_update().execution_options(populate_existing=True))
 
 
 def save_item(session: Session, data: ItemInput, actor: User | None, *, note: str = "",
@@ -290,10 +308,10 @@ def save_item(session: Session, data: ItemInput, actor: User | None, *, note: st
     try:
         result = apply_item(session, data, actor, note=note, expected_version=expected_version,
                             existing=existing, file=file)
-    except Conflict:
+        session.commit()
+    except Conflict:  # from the version check, or from the search index at commit
         session.rollback()
         raise
-    session.commit()
     return result
 
 
@@ -309,9 +327,21 @@ def input_from_snapshot(snap: dict) -> ItemInput:
     )
 
 
+def _fresh(session: Session, item: ContentItem) -> ContentItem:
+    """Start writing, with the item as it is now: a change built on what the caller
+    loaded earlier would undo whatever was saved since."""
+    begin_write(session)
+    return _locked(session, item, item.slug)
+
+
 def change_status(session: Session, item: ContentItem, status: str, actor: User,
                   note: str = "") -> ContentItem:
+    _fresh(session, item)
+    if status == item.status:  # someone made the same move at the same moment
+        session.commit()
+        return item
     if status not in TRANSITIONS.get(item.status, ()):
+        session.rollback()
         raise Invalid({"status": f"An item that is {item.status.replace('_', ' ')} cannot move "
                                  f"to {status.replace('_', ' ')}."})
     data = replace(input_from_snapshot(snapshot(item)), status=status)
@@ -330,6 +360,7 @@ def get_version(item: ContentItem, number: int) -> ItemVersion:
 def restore_version(session: Session, item: ContentItem, number: int, actor: User) -> ContentItem:
     """Bring back an old version's words as a new version; nothing in between is lost.
     The status stays as it is now: restoring words never publishes or withdraws an item."""
+    _fresh(session, item)
     old = get_version(item, number)
     data = input_from_snapshot(old.snapshot)
     # Tags deleted since then cannot come back; keep what still exists.
