@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_MS = 10_000
@@ -70,3 +70,12 @@ def is_busy(error: Exception) -> bool:
     "database is locked"), which waiting and trying again cures."""
     text = str(getattr(error, "orig", error)).lower()
     return "database is locked" in text or "database table is locked" in text
+
+
+def hold_name(session: Session, name: str) -> None:
+    """Make writers of one named thing (an item's slug, even one not created yet) take
+    turns until the transaction ends. SQLite's `begin_write` already holds the whole
+    database; PostgreSQL takes an advisory lock on the name."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                        {"name": name})

@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
-from content_library.errors import Invalid, NotFound
+from content_library.errors import Conflict, Invalid, NotFound
 from content_library.models import ContentItem
 from content_library.services import demo as demo_service
 from content_library.services import exchange
@@ -75,6 +75,8 @@ def library_import(path: Path, dry_run: bool):
                                          max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
     except exchange.ImportFailed as exc:
         _fail(str(exc))  # the first problem, and how many more: one line
+    except Conflict as exc:
+        _fail(str(exc))
     prefix = "dry run, nothing changed: would have " if dry_run else ""
     click.echo(prefix + report.line())
 

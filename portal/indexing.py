@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import delete, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from content_library.database import is_busy
 from content_library.errors import Conflict
 from content_library.models import IndexChange
-from content_library.services.index_feed import DatabaseFeed
+from content_library.services.index_feed import DatabaseFeed, records_for
 from search_index import create_backend
 from search_index.base import IndexBusy
 from search_index.sync import drain, refresh
@@ -95,20 +95,26 @@ def refresh_items(app: Flask, slugs, *, retries: int = 3) -> bool:
 
 def _hide_before_commit(app: Flask, session: Session) -> None:
     """A change that hides an item from someone must not leave it findable for a single
-    request after the commit: remove it from the index first, holding the index's writer
-    lock until the commit ends (no drain can put the old state back meanwhile). If the
-    commit then fails, the items are refreshed from the database: meanwhile search errs
-    toward hiding. The item's committed state is indexed after the commit, as usual."""
+    request after the commit. So the index gets the item's new state before the commit,
+    and keeps its writer lock until the commit ends (no drain can put the old state back
+    meanwhile); the change records it satisfies go in the same transaction. If the commit
+    fails, the items are refreshed from the database: meanwhile search errs toward hiding."""
     session.flush()
-    slugs = session.info.get("index_hiding")
-    if not slugs or "index_release" in session.info:
+    changes = session.info.get("index_changes", ())
+    hiding = sorted({slug for _, slug, op in changes if op in HIDING})
+    if not hiding or "index_release" in session.info:
         return
+    done = [change_id for change_id, slug, _ in changes if slug in hiding]
+    session.execute(delete(IndexChange).where(IndexChange.id.in_(done)))
+    records = records_for(session, hiding)
     try:
-        release = backend(app).hide(sorted(slugs), connection=_driver_connection(session))
+        release = backend(app).hide(records.values(), [s for s in hiding if s not in records],
+                                    connection=_driver_connection(session))
     except IndexBusy:
         raise Conflict("The search index is busy (being rebuilt?), so nothing was changed. "
                        "Try again in a minute.") from None
     session.info["index_release"] = release
+    session.info["index_hidden"] = hiding
 
 
 def _driver_connection(session: Session):
@@ -126,8 +132,7 @@ def init_app(app: Flask) -> None:
         for obj in session.new:
             if isinstance(obj, IndexChange):
                 session.info["index_dirty"] = True
-                if obj.op in HIDING:
-                    session.info.setdefault("index_hiding", set()).add(obj.slug)
+                session.info.setdefault("index_changes", []).append((obj.id, obj.slug, obj.op))
 
     @event.listens_for(factory, "before_commit")
     def _hide(session: Session):
@@ -136,7 +141,8 @@ def init_app(app: Flask) -> None:
     @event.listens_for(factory, "after_commit")
     def _apply_changes(session: Session):
         release = session.info.pop("index_release", None)
-        session.info.pop("index_hiding", None)
+        session.info.pop("index_changes", None)
+        session.info.pop("index_hidden", None)
         if release is not None:
             release()
         if session.info.pop("index_dirty", False):
@@ -149,7 +155,8 @@ def init_app(app: Flask) -> None:
         # Not committed (a commit pops these first): give back the lock, put back what
         # was hidden for a change that never happened.
         session.info.pop("index_dirty", None)
-        hidden = session.info.pop("index_hiding", None)
+        session.info.pop("index_changes", None)
+        hidden = session.info.pop("index_hidden", None)
         release = session.info.pop("index_release", None)
         if release is not None:
             release()

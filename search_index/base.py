@@ -146,15 +146,17 @@ class SearchBackend(ABC):
             self.update(lambda: ((), slugs))
 
     @abstractmethod
-    def hide(self, slugs: Iterable[str], connection=None) -> Callable[[], None]:
-        """Remove these items at once, for a database change about to commit that hides
-        them, and keep the writer lock until the returned ``release()`` is called (after
-        that commit ends), so that no writer puts back the state the change replaces.
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
+        """Write ``items`` and remove ``gone`` at once, for a database change about to
+        commit that shows them to fewer people, and keep the writer lock until the
+        returned ``release()`` is called (after that commit ends), so that no writer puts
+        back the state the change replaces.
 
         ``connection`` is the DB-API connection of the committing transaction: a backend
-        whose tables live in that database writes through it, so the removal commits or
-        rolls back with the change. Raises :class:`IndexBusy` when the lock is not free
-        in time.
+        whose tables live in that database writes through it, so the change to the index
+        commits or rolls back with the change itself. Raises :class:`IndexBusy` when the
+        lock is not free in time.
         """
 
     @abstractmethod

@@ -480,29 +480,15 @@ class PostgresBackend(SearchBackend):
     # Writing ----------------------------------------------------------------
 
     def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
-        def work(cur: psycopg.Cursor) -> None:
-            items, gone = read()
-            rows: dict[str, dict[str, Any]] = {}
-            for item in items:
-                if not item.slug:
-                    raise ValueError("an item without a slug cannot be indexed")
-                row = _row(item)
-                rows[row["slug"]] = row
-            removed = [slug for slug in dict.fromkeys(_plain(s) for s in gone if s) if slug not in rows]
-            if rows:
-                self._replace(cur, list(rows.values()))
-            if removed:
-                self._remove(cur, removed)
+        self._write(lambda cur: self._apply(cur, *read()))
 
-        self._write(work)
-
-    def hide(self, slugs: Iterable[str], connection=None) -> Callable[[], None]:
-        """The removal runs in ``connection``'s transaction (the portal's own database,
-        where these tables live), under the writer lock that transaction then holds until
-        it ends: the index hides the items in the very commit that hides them."""
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
+        """The writes run in ``connection``'s transaction (the portal's own database, where
+        these tables live), under the writer lock that transaction then holds until it
+        ends: the index changes in the very commit that hides the items."""
         if connection is None:
             raise ValueError("the postgres backend hides items in the committing transaction")
-        wanted = list(dict.fromkeys(_plain(slug) for slug in slugs if slug))
         try:
             with connection.transaction(), connection.cursor() as cur:
                 cur.execute("SELECT current_setting('lock_timeout')")
@@ -511,11 +497,23 @@ class PostgresBackend(SearchBackend):
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", (waiting,))
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
                 cur.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
-                if wanted:
-                    self._remove(cur, wanted)
+                self._apply(cur, items, gone)
         except (errors.LockNotAvailable, errors.DeadlockDetected) as exc:
             raise IndexBusy(f"the search table {self._sql.name} is locked by another writer") from exc
         return lambda: None
+
+    def _apply(self, cur: psycopg.Cursor, items: Iterable[SearchableItem], gone: Iterable[str]) -> None:
+        rows: dict[str, dict[str, Any]] = {}
+        for item in items:
+            if not item.slug:
+                raise ValueError("an item without a slug cannot be indexed")
+            row = _row(item)
+            rows[row["slug"]] = row
+        removed = [slug for slug in dict.fromkeys(_plain(s) for s in gone if s) if slug not in rows]
+        if rows:
+            self._replace(cur, list(rows.values()))
+        if removed:
+            self._remove(cur, removed)
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Replace every document in one transaction (searches keep reading the old

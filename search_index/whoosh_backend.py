@@ -134,35 +134,34 @@ class WhooshBackend(SearchBackend):
 
     def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
         with self._store.locked() as deadline:
-            items, gone = read()
-            documents: dict[str, dict] = {}
-            for item in items:
-                if not item.slug:
-                    raise ValueError("an item without a slug cannot be indexed")
-                documents[item.slug] = to_document(item)
-            removed = [slug for slug in dict.fromkeys(gone) if slug and slug not in documents]
-            if documents or removed:
-                self._write(deadline, documents.values(), removed)
+            self._write(deadline, *read())
 
-    def hide(self, slugs: Iterable[str], connection=None) -> Callable[[], None]:
-        wanted = list(dict.fromkeys(slug for slug in slugs if slug))
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
         lock = ExitStack()
         try:
-            deadline = lock.enter_context(self._store.locked())
-            if wanted:
-                self._write(deadline, (), wanted)
+            self._write(lock.enter_context(self._store.locked()), items, gone)
         except BaseException:
             lock.close()
             raise
         return lock.close
 
-    def _write(self, deadline: float, documents: Iterable[dict], removed: list[str]) -> None:
+    def _write(self, deadline: float, items: Iterable[SearchableItem], gone: Iterable[str]) -> None:
+        """Replace ``items`` and remove ``gone`` in one commit; call with the lock held."""
+        documents: dict[str, dict] = {}
+        for item in items:
+            if not item.slug:
+                raise ValueError("an item without a slug cannot be indexed")
+            documents[item.slug] = to_document(item)
+        removed = [slug for slug in dict.fromkeys(gone) if slug and slug not in documents]
+        if not documents and not removed:
+            return
         _, ix = self._store.ensure_current()
         writer = self._store.writer(ix, deadline)
         with _committing(writer):
             for slug in removed:
                 writer.delete_by_term("slug", slug)
-            for document in documents:
+            for document in documents.values():
                 writer.update_document(**document)
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:

@@ -1,10 +1,12 @@
 """The index never shows a champion what the database hides: not after a commit that hides
 an item, not when two drains run at once, not when the index has drifted. Each test runs
-on SQLite with Whoosh and, with PORTAL_TEST_DATABASE_URL, on PostgreSQL with both backends."""
+on SQLite with Whoosh and, given PORTAL_TEST_DATABASE_URL, on PostgreSQL with both backends."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import traceback
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -24,12 +26,14 @@ SLUG = "quillwort-story"
 HIDDEN = {"total": 0, "results": [], "facets": {}, "browse": 0, "suggest": [], "did_you_mean": None}
 
 
-@pytest.fixture(params=["whoosh", "postgres"])
-def app_config(request, app_config):
-    if request.param == "postgres":
-        url = request.getfixturevalue("own_postgres_database")
-        return {**app_config, "DATABASE_URL": url, "SEARCH_BACKEND": "postgres"}
-    return app_config
+@pytest.fixture(params=["sqlite", "postgres+whoosh", "postgres"])
+def app_config(request, app_config, tmp_path):
+    """SQLite with Whoosh; PostgreSQL with Whoosh and with its own search backend."""
+    if request.param == "sqlite":
+        return {**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}"}
+    url = request.getfixturevalue("own_postgres_database")
+    search = "whoosh" if request.param == "postgres+whoosh" else "postgres"
+    return {**app_config, "DATABASE_URL": url, "SEARCH_BACKEND": search}
 
 
 @pytest.fixture
@@ -205,11 +209,11 @@ def index_lock_held(app):
     if app.config["SEARCH_BACKEND"] == "postgres":
         with psycopg.connect(indexing.postgres_dsn(app)) as other:
             other.execute("SELECT 1")  # a transaction, which the lock lasts as long as
-            indexing.backend(app).hide([], connection=other)
+            indexing.backend(app).hide([], [], connection=other)
             yield
             other.rollback()
     else:
-        release = indexing.backend(app).hide([])
+        release = indexing.backend(app).hide([], [])
         try:
             yield
         finally:
@@ -223,6 +227,20 @@ def test_a_dropped_hit_leaves_the_counts_even_while_the_index_is_busy(app, make_
         found = champion.get("/api/v1/search?q=quillwort").json
     assert (found["total"], found["results"]) == (0, [])
     assert not any(found["facets"].values())
+
+
+def test_an_archive_the_busy_index_cannot_take_is_refused_whole(app, make_user, story):
+    champion = signed_in(app, make_user("champion")[1])
+    manager = signed_in(app, make_user("manager")[1])
+    with index_lock_held(app):  # a rebuild, say, for longer than a writer waits
+        answer = set_status(manager, SLUG, "archived")
+    assert answer.status_code == 302
+    page = manager.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "search index is busy" in page
+    with app.app_context():
+        assert item_service.get_item(db.session, SLUG).status == "published"
+    assert_shown(champion_view(champion))
+    assert index_check(app) == CLEAN
 
 
 def test_a_status_change_from_a_stale_page_builds_on_the_latest_version(app, make_user, story):
@@ -241,3 +259,68 @@ def test_a_status_change_from_a_stale_page_builds_on_the_latest_version(app, mak
                                      .where(ContentItem.slug == SLUG).order_by(ItemVersion.number))
         assert list(numbers) == [1, 2, 3]
         assert stale.status == "published" and stale.version == 3
+
+
+# ---- the race of the probe: four managers, one item, real processes ----------------------
+
+ROUNDS = 20
+CHANGES = 5
+
+
+def _race_worker(config: dict, email: str, number: int, orders, reports) -> None:
+    """One manager's browser: each round, wait for the others, then change the story's
+    status five times, alternating archived and published, and report the answers."""
+    try:
+        from portal import create_app
+
+        client = signed_in(create_app(config), email)
+        token = csrf_from(client.get(f"/content/{SLUG}").get_data(as_text=True))
+        while (round_number := orders.get()) is not None:
+            answers = []
+            for change in range(CHANGES):
+                status = ("archived", "published")[(number + change) % 2]
+                response = client.post(f"/content/{SLUG}/status",
+                                       data={"status": status, "csrf_token": token})
+                answers.append(response.status_code)
+            reports.put((round_number, number, answers))
+    except Exception:  # reported to the test, which fails with the traceback
+        reports.put((None, number, traceback.format_exc()))
+
+
+@pytest.mark.parametrize("app_config", ["sqlite", "postgres"], indirect=True)
+def test_four_managers_racing_one_items_status_never_leave_it_findable(app, app_config, make_user,
+                                                                       story):
+    champion = signed_in(app, make_user("champion")[1])
+    managers = [make_user("manager")[1] for _ in range(4)]
+    context = multiprocessing.get_context("spawn")
+    reports = context.Queue()
+    orders = [context.Queue() for _ in managers]
+    workers = [context.Process(target=_race_worker, args=(app_config, email, n, orders[n], reports))
+               for n, email in enumerate(managers)]
+    for worker in workers:
+        worker.start()
+    try:
+        for round_number in range(ROUNDS):
+            for queue in orders:
+                queue.put(round_number)
+            for _ in workers:
+                got, number, answers = reports.get(timeout=120)
+                assert got == round_number, answers
+                assert answers == [302] * CHANGES, f"manager {number}: {answers}"
+            with app.app_context():
+                status = db.session.scalar(select(ContentItem.status).where(ContentItem.slug == SLUG))
+                db.session.close()
+            view = champion_view(champion)  # before anything else drains or repairs
+            if status == "published":
+                assert_shown(view)
+            else:
+                assert view == HIDDEN, f"round {round_number}: the database says {status}"
+            indexing.drain_pending(app)  # what a busy index left pending, as the next request would
+            assert index_check(app) == CLEAN, f"round {round_number}"
+    finally:
+        for queue in orders:
+            queue.put(None)
+        for worker in workers:
+            worker.join(30)
+            if worker.is_alive():
+                worker.kill()

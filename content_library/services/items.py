@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..database import begin_write
+from ..database import begin_write, hold_name
 from ..errors import Conflict, Invalid, NotFound
 from ..models import (
     ARGUMENT_FIELDS,
@@ -281,11 +281,11 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
 
 
 def _locked(session: Session, existing: ContentItem | None, slug: str) -> ContentItem | None:
-    """The item as the database holds it now, locked until the transaction ends (on
-    SQLite `begin_write` already holds the whole database): two writers of one item take
-    turns, and the second builds on the first's version instead of reusing its number.
-    An `existing` object may have been loaded before the transaction began: it is
-    read again."""
+    """The item as the database holds it now, locked until the transaction ends: two
+    writers of one item take turns, and the second builds on the first's version (or
+    creation) instead of reusing its number (or slug). An `existing` object may have been
+    loaded before the transaction began: it is read again."""
+    hold_name(session, f"content-item:{slug}")
     if existing is not None:
         session.refresh(existing, with_for_update=True)
         return existing
@@ -297,6 +297,7 @@ def save_item(session: Session, data: ItemInput, actor: User | None, *, note: st
               expected_version: int | None = None, existing: ContentItem | None = None,
               file=KEEP_FILE) -> tuple[ContentItem, str]:
     begin_write(session)
+    hold_name(session, f"content-item:{data.slug}")  # so the slug check below stays true
     errors = validate(session, data)
     slug_is_new = existing is None or data.slug != existing.slug
     if slug_is_new and "slug" not in errors and session.scalar(
