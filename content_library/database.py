@@ -73,9 +73,9 @@ def is_busy(error: Exception) -> bool:
 
 
 def hold_name(session: Session, name: str) -> None:
-    """Make writers of one named thing (an item's slug, even one not created yet) take
-    turns until the transaction ends. SQLite's `begin_write` already holds the whole
-    database; PostgreSQL takes an advisory lock on the name."""
+    """Make the writers that name the same thing take turns until the transaction ends.
+    SQLite's `begin_write` already holds the whole database; PostgreSQL takes an advisory
+    lock on the name (keep the names few: each one takes a slot in the lock table)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
                         {"name": name})

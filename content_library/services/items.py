@@ -280,15 +280,27 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
     return item, outcome
 
 
+#: Held by whoever creates an item or renames one, so that two saves giving one slug take
+#: turns (one lock for all: an import creating thousands of items takes only one).
+NEW_SLUGS = "content-items:new-slug"
+
+
 def _locked(session: Session, existing: ContentItem | None, slug: str) -> ContentItem | None:
     """The item as the database holds it now, locked until the transaction ends: two
     writers of one item take turns, and the second builds on the first's version (or
     creation) instead of reusing its number (or slug). An `existing` object may have been
     loaded before the transaction began: it is read again."""
-    hold_name(session, f"content-item:{slug}")
     if existing is not None:
         session.refresh(existing, with_for_update=True)
         return existing
+    found = _select_locked(session, slug)
+    if found is None:
+        hold_name(session, NEW_SLUGS)
+        found = _select_locked(session, slug)  # created by whoever held it before us?
+    return found
+
+
+def _select_locked(session: Session, slug: str) -> ContentItem | None:
     return session.scalar(select(ContentItem).where(ContentItem.slug == slug)
                           .with_for_update().execution_options(populate_existing=True))
 
@@ -297,9 +309,10 @@ def save_item(session: Session, data: ItemInput, actor: User | None, *, note: st
               expected_version: int | None = None, existing: ContentItem | None = None,
               file=KEEP_FILE) -> tuple[ContentItem, str]:
     begin_write(session)
-    hold_name(session, f"content-item:{data.slug}")  # so the slug check below stays true
     errors = validate(session, data)
     slug_is_new = existing is None or data.slug != existing.slug
+    if slug_is_new:
+        hold_name(session, NEW_SLUGS)  # so that the check below stays true until the commit
     if slug_is_new and "slug" not in errors and session.scalar(
             select(ContentItem.id).where(ContentItem.slug == data.slug)):
         errors["slug"] = "Another item already uses this slug."
