@@ -51,7 +51,7 @@ TAGS = {
     "vertical": [f"vertical-{n}" for n in range(10)],
     "type": [f"type-{n}" for n in range(10)],
 }
-REP, CHAMPION = Viewer("rep"), Viewer("champion")
+REP, CHAMPION = Viewer(sees_internal=True), Viewer(sees_internal=False)
 
 
 class Library:
@@ -153,7 +153,7 @@ class NaiveWhoosh:
 
     def search(self, query: SearchQuery, viewer: Viewer) -> None:
         visible = [wq.Term("status", "published")]
-        if viewer.external_only:
+        if not viewer.sees_internal:
             visible.append(wq.Term("audience", "external"))
         for facet, values in query.filters.items():
             visible.append(wq.Or([wq.Term(facet, v) for v in values]))

@@ -6,15 +6,22 @@ ASVS 5.2.2). Office files are ZIP packages: they are measured from the central d
 every XML part is read with defusedxml, so a DTD, an entity or an external reference is an
 error rather than a billion laughs (ASVS 5.2.3). Nothing is ever extracted to disk.
 
+Files that act rather than show are refused too: PDFs with JavaScript, launch or additional
+actions, or embedded files; Office files with macro projects (whatever their part is called),
+OLE objects, outside templates and links, altChunk imports or DDE fields. Reading text and
+template fields is bounded in XML bytes and time, and stops early keeping what it found.
+
 Callers cap the upload size before calling `sniff`; this module only reads what it must.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import posixpath
 import re
 import struct
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -22,13 +29,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from xml.parsers import expat
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.ElementTree import ParseError
 from defusedxml.expatreader import create_parser
 
-# An xml.etree Element, only ever built by defusedxml (the stdlib parsers are never imported).
+# An xml.etree Element, only ever built by defusedxml. The one bare expat parser (the DDE field
+# scan) refuses any DTD itself.
 Element = Any
 
 _log = logging.getLogger(__name__)
@@ -48,7 +57,18 @@ MAX_CONTENT_TYPES_BYTES = 2 * 1024 * 1024
 MAX_SMALL_PART_BYTES = 20 * 1024 * 1024  # workbook.xml, presentation.xml, relationship parts
 MAX_SHARED_STRING_CHARS = 5_000_000  # an XLSX's shared strings kept to resolve cell values
 MAX_PDF_PAGES = 2_000
+MAX_PDF_OBJECTS = 200_000  # numbered objects checked for active content, per PDF
+MAX_PDF_NODES = 5_000_000  # names, numbers, dictionaries... inside them, all together
+PDF_CHECK_SECONDS = 20.0
 MAX_TEMPLATE_FIELDS = 500
+MAX_RELATIONSHIP_BYTES = 16 * 1024 * 1024  # all relationship parts of a package together
+# Word parts whose field codes are checked for DDE: every byte must be read, so a package
+# with more is refused rather than half checked.
+MAX_FIELD_SCAN_BYTES = 32 * 1024 * 1024
+OFFICE_CHECK_SECONDS = 15.0
+# Reading text or template fields stops (keeping what it has) after this much XML or time.
+MAX_EXTRACT_XML_BYTES = 8 * 1024 * 1024
+EXTRACT_SECONDS = 5.0
 
 # --- user-facing reasons ----------------------------------------------------------------------
 
@@ -77,6 +97,43 @@ ZIP_BOMB_MESSAGE = (
     "This Office file is compressed far more than real documents are (a possible zip bomb), "
     "so it is not accepted."
 )
+TEMPLATE_MESSAGE = (
+    "Word files that load their template from another place are not accepted: in Word, "
+    "attach the Normal template (Developer > Document Template) or save as a new document."
+)
+OLE_MESSAGE = (
+    "Office files with embedded or linked objects (OLE) are not accepted: paste the content "
+    "itself, or a picture of it, and save again."
+)
+DDE_MESSAGE = (
+    "Word files with DDE fields, which can start programs, are not accepted: remove the field "
+    "and save again."
+)
+ALTCHUNK_MESSAGE = (
+    "Word files that pull in other documents (altChunk) are not accepted: open the file in "
+    "Word, save it again as .docx, and upload that."
+)
+EXTERNAL_LINK_MESSAGE = (
+    "Office files that link to outside files or workbooks are not accepted: break the links "
+    "(or paste values) and save again."
+)
+TOO_LARGE_TO_CHECK_MESSAGE = (
+    "This Word file has more text markup than we can check: split it into smaller files."
+)
+
+_PDF_FIX = "print it to a new PDF (Print, then Save as PDF) and upload that."
+PDF_SCRIPT_MESSAGE = f"PDFs that contain JavaScript are not accepted: {_PDF_FIX}"
+PDF_LAUNCH_MESSAGE = f"PDFs that launch programs or open other files are not accepted: {_PDF_FIX}"
+PDF_ACTIONS_MESSAGE = (
+    f"PDFs with actions that run by themselves (on opening a page, on focus...) are not "
+    f"accepted: {_PDF_FIX}"
+)
+PDF_EMBEDDED_MESSAGE = f"PDFs with embedded or attached files are not accepted: {_PDF_FIX}"
+PDF_ENCRYPTED_MESSAGE = (
+    "Password-protected PDFs are not accepted: remove the password and try again."
+)
+PDF_DAMAGED_MESSAGE = f"This PDF is damaged and cannot be checked: {_PDF_FIX}"
+PDF_TOO_COMPLEX_MESSAGE = f"This PDF is too complex to check: {_PDF_FIX}"
 
 
 class RejectedFile(ValueError):
@@ -218,6 +275,7 @@ def sniff(path: Path) -> FileKind:
         if not head:
             raise RejectedFile(EMPTY_MESSAGE)
         if head.startswith(b"%PDF-"):
+            _inspect_pdf(Path(path))
             return FILE_KINDS["pdf"]
         if head.startswith(_PNG_SIGNATURE) and head[8:16] == _PNG_IHDR:
             return FILE_KINDS["png"]
@@ -249,6 +307,152 @@ def _is_mp4(head: bytes) -> bool:
     return bool(compatible & _MP4_BRANDS)
 
 
+# --- PDFs -------------------------------------------------------------------------------------
+
+# Dictionary keys and name values that make a PDF act rather than show. Chromium's viewer runs
+# a document's JavaScript, and its `sandbox` CSP does not stop it, so they are refused at upload.
+_PDF_KEYS = {
+    "/JS": PDF_SCRIPT_MESSAGE,
+    "/JavaScript": PDF_SCRIPT_MESSAGE,  # the document-level name tree of scripts
+    "/XFA": PDF_SCRIPT_MESSAGE,  # XML forms carry their own scripts
+    "/AA": PDF_ACTIONS_MESSAGE,
+    "/EmbeddedFiles": PDF_EMBEDDED_MESSAGE,
+    "/EF": PDF_EMBEDDED_MESSAGE,
+}
+_PDF_NAMES = {
+    "/JavaScript": PDF_SCRIPT_MESSAGE,
+    "/RichMediaExecute": PDF_SCRIPT_MESSAGE,
+    "/Launch": PDF_LAUNCH_MESSAGE,
+    "/GoToE": PDF_LAUNCH_MESSAGE,
+    "/ImportData": PDF_LAUNCH_MESSAGE,
+    "/EmbeddedFile": PDF_EMBEDDED_MESSAGE,
+    "/FileAttachment": PDF_EMBEDDED_MESSAGE,
+    "/RichMedia": PDF_EMBEDDED_MESSAGE,
+}
+_PDF_NAME_KEYS = ("/S", "/Type", "/Subtype")
+# An object header anywhere in the file: viewers that rebuild a damaged cross-reference
+# table find objects this way, so the check looks at them too.
+_PDF_WHITESPACE = frozenset({b" ", b"\t", b"\r", b"\n", b"\f", b"\x00"})
+_PDF_OBJECT_HEADER = re.compile(rb"(?<![0-9])([0-9]{1,10})[ \t\r\n\f\x00]+([0-9]{1,5})"
+                                rb"[ \t\r\n\f\x00]+obj(?![A-Za-z])")
+
+
+def _inspect_pdf(path: Path) -> None:
+    """Refuse a PDF that can run script, launch or embed anything, or that cannot be read.
+
+    Every numbered object is looked at, those inside compressed object streams included,
+    and so is every object header in the bytes that the cross-reference table does not
+    point to (old revisions, deleted objects): what one reader skips another may find.
+    """
+    from pypdf import PdfReader  # imported lazily: only uploads of PDFs pay for it
+    from pypdf.generic import IndirectObject
+
+    data = path.read_bytes()
+    check = _PdfCheck(time.monotonic() + PDF_CHECK_SECONDS)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RejectedFile(PDF_ENCRYPTED_MESSAGE)
+        check.visit(reader.trailer)
+        numbered = {(num, gen) for gen, table in reader.xref.items() for num in table}
+        numbered |= {(num, 0) for num in reader.xref_objStm}
+        if len(numbered) > MAX_PDF_OBJECTS:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+        for num, gen in sorted(numbered):
+            check.visit(reader.get_object(IndirectObject(num, gen, reader)))
+        known_offsets = {offset for table in reader.xref.values() for offset in table.values()}
+        _inspect_unlisted_pdf_objects(reader, data, known_offsets, check)
+    except RejectedFile:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # pypdf raises anything on hostile input: it cannot be checked
+        raise RejectedFile(PDF_DAMAGED_MESSAGE) from exc
+
+
+def _inspect_unlisted_pdf_objects(reader: Any, data: bytes, known_offsets: set[int],
+                                  check: _PdfCheck) -> None:
+    stream = io.BytesIO(data)
+    seen = 0
+    for match in _PDF_OBJECT_HEADER.finditer(data):
+        if match.start() in known_offsets:
+            continue
+        seen += 1
+        if seen > MAX_PDF_OBJECTS:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+        check.on_time()
+        start = match.end()
+        while data[start : start + 1] in _PDF_WHITESPACE:
+            start += 1
+        stream.seek(start)
+        found = _object_at(stream, reader)
+        check.visit(found)
+        if getattr(found, "get", lambda key: None)("/Type") == "/ObjStm":
+            for inner in _objects_in_stream(found, reader):
+                check.visit(inner)
+
+
+def _object_at(stream: IO[bytes], reader: Any) -> object:
+    from pypdf.generic import read_object
+
+    try:
+        return read_object(stream, reader)
+    except Exception:  # "1 0 obj" inside a page's text, say: not an object at all
+        return None
+
+
+def _objects_in_stream(stream_object: Any, reader: Any) -> Iterator[Any]:
+    """The objects packed in an object stream that no cross-reference entry names."""
+    from pypdf.generic import read_object
+
+    if reader.is_encrypted:  # its bytes are ciphertext: nothing can say what it holds
+        raise RejectedFile(PDF_DAMAGED_MESSAGE)
+    body = io.BytesIO(stream_object.get_data())
+    count, first = int(stream_object["/N"]), int(stream_object["/First"])
+    header = body.read(first).split()
+    if count > MAX_PDF_OBJECTS or len(header) < 2 * count:
+        raise RejectedFile(PDF_DAMAGED_MESSAGE)
+    for index in range(count):
+        body.seek(first + int(header[2 * index + 1]))
+        yield read_object(body, reader)
+
+
+class _PdfCheck:
+    """Looks through one object's direct contents for what `_PDF_KEYS` and `_PDF_NAMES` name.
+
+    Indirect references are not followed: every numbered object is visited on its own.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.nodes = 0
+
+    def on_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+
+    def visit(self, root: object) -> None:
+        from pypdf.generic import ArrayObject, DictionaryObject
+
+        pending = [root]
+        while pending:
+            node = pending.pop()
+            self.nodes += 1
+            if self.nodes > MAX_PDF_NODES:
+                raise RejectedFile(PDF_TOO_COMPLEX_MESSAGE)
+            if self.nodes % 10_000 == 0:
+                self.on_time()
+            if isinstance(node, DictionaryObject):
+                for key, value in dict.items(node):
+                    if key in _PDF_KEYS:
+                        raise RejectedFile(_PDF_KEYS[key])
+                    if key in _PDF_NAME_KEYS and isinstance(value, str) and value in _PDF_NAMES:
+                        raise RejectedFile(_PDF_NAMES[value])
+                    pending.append(value)
+            elif isinstance(node, ArrayObject):
+                pending.extend(list.__iter__(node))
+
+
 # --- Office packages --------------------------------------------------------------------------
 
 # Everything zipfile and zlib raise on a malformed archive. RejectedFile is a ValueError, so
@@ -275,6 +479,15 @@ class _Package:
     main_part: str  # the zip entry name of the main part
     names: dict[str, str]  # lower-cased entry name -> entry name
     overrides: dict[str, str]  # lower-cased entry name -> normalised content type
+    defaults: dict[str, str]  # lower-cased extension -> normalised content type
+
+    def content_type(self, part: str) -> str:
+        """The content type of a part (lower-cased name): its override, or its extension's."""
+        extension = posixpath.splitext(part)[1].lstrip(".")
+        return self.overrides.get(part) or self.defaults.get(extension, "")
+
+    def declared_types(self) -> set[str]:
+        return set(self.overrides.values()) | set(self.defaults.values())
 
 
 def _inspect_package(fh: IO[bytes]) -> _Package:
@@ -282,7 +495,9 @@ def _inspect_package(fh: IO[bytes]) -> _Package:
     _check_central_directory(fh)
     try:
         with zipfile.ZipFile(fh) as zf:
-            return _inspect_open_package(zf)
+            package = _inspect_open_package(zf)
+            _check_active_content(zf, package)
+            return package
     except RejectedFile:
         raise
     except _ZIP_ERRORS as exc:
@@ -374,6 +589,7 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
         raise RejectedFile(DAMAGED_MESSAGE)
 
     overrides: dict[str, str] = {}
+    defaults: dict[str, str] = {}
     all_types: list[str] = []
     for element in root:
         content_type = _normalise_content_type(element.get("ContentType", ""))
@@ -381,6 +597,8 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
         if element.tag == f"{{{_CONTENT_TYPES_NS}}}Override":
             part = element.get("PartName", "").lstrip("/").lower()
             overrides[part] = content_type
+        elif element.tag == f"{{{_CONTENT_TYPES_NS}}}Default":
+            defaults[element.get("Extension", "").lower()] = content_type
     if any(marker in ct for ct in all_types for marker in _MACRO_MARKERS):
         raise RejectedFile(MACRO_MESSAGE)
     if any("activex" in ct for ct in all_types):
@@ -398,7 +616,162 @@ def _inspect_open_package(zf: zipfile.ZipFile) -> _Package:
     main_part, kind = mains[0]
     if main_part not in names:
         raise RejectedFile(DAMAGED_MESSAGE)
-    return _Package(kind=kind, main_part=names[main_part], names=names, overrides=overrides)
+    return _Package(kind=kind, main_part=names[main_part], names=names, overrides=overrides,
+                    defaults=defaults)
+
+
+# --- active Office content --------------------------------------------------------------------
+
+_CT_OLE_OBJECT = "application/vnd.openxmlformats-officedocument.oleobject"
+_CT_EXTERNAL_LINK = "application/vnd.openxmlformats-officedocument.spreadsheetml.externallink+xml"
+_CT_WORD_PREFIX = "application/vnd.openxmlformats-officedocument.wordprocessingml."
+# Relationship types (their last path segment, lower-cased) and what refusing them says.
+_REFUSED_RELATIONSHIPS = {
+    "vbaproject": MACRO_MESSAGE,  # whatever the part is called: the relationship runs it
+    "vbaprojectsignature": MACRO_MESSAGE,
+    "wordvbadata": MACRO_MESSAGE,
+    "keymapcustomizations": MACRO_MESSAGE,
+    "attachedtoolbars": MACRO_MESSAGE,
+    "oleobject": OLE_MESSAGE,
+    "afchunk": ALTCHUNK_MESSAGE,
+    "externallink": EXTERNAL_LINK_MESSAGE,
+    "externallinkpath": EXTERNAL_LINK_MESSAGE,
+}
+# Outside targets that only show something: a web link, or media fetched over the web.
+_SHOWN_ONLY_EXTERNAL = {"image", "video", "audio", "media"}
+_WEB = ("https://", "http://")
+_FIELD_ELEMENTS = frozenset(
+    f"{namespace} {local}" for namespace in _WORD_NS for local in ("fldSimple", "instrText", "fldChar")
+)
+_DDE_FIELD = re.compile(r"\A\s*DDE(?:AUTO)?\b", re.IGNORECASE)
+
+
+def _check_active_content(zf: zipfile.ZipFile, package: _Package) -> None:
+    """Refuse what makes Office run or fetch something: macro projects by relationship, OLE
+    objects, outside templates and links, imported documents (altChunk), DDE fields."""
+    declared = package.declared_types()
+    if _CT_OLE_OBJECT in declared:
+        raise RejectedFile(OLE_MESSAGE)
+    if _CT_EXTERNAL_LINK in declared:
+        raise RejectedFile(EXTERNAL_LINK_MESSAGE)
+    deadline = time.monotonic() + OFFICE_CHECK_SECONDS
+    _check_relationships(zf, package)
+    if package.kind == "docx":
+        _check_field_codes(zf, package, deadline)
+
+
+def _check_relationships(zf: zipfile.ZipFile, package: _Package) -> None:
+    budget = MAX_RELATIONSHIP_BYTES
+    for lowered, name in package.names.items():
+        folder, filename = posixpath.split(lowered)
+        if posixpath.basename(folder) != "_rels" or not filename.endswith(".rels"):
+            continue
+        budget -= zf.getinfo(name).file_size
+        if budget < 0:
+            raise RejectedFile(DAMAGED_MESSAGE)
+        source = posixpath.join(posixpath.dirname(folder), filename[: -len(".rels")])
+        for rel in _parse_small_part(zf, name, MAX_SMALL_PART_BYTES):
+            if rel.tag == f"{{{_RELATIONSHIPS_NS}}}Relationship":
+                reason = _relationship_refusal(rel, source, package)
+                if reason:
+                    raise RejectedFile(reason)
+
+
+def _relationship_refusal(rel: Element, source: str, package: _Package) -> str | None:
+    kind = rel.get("Type", "").rstrip("/").rsplit("/", 1)[-1].lower()
+    external = rel.get("TargetMode", "Internal").lower() == "external"
+    if kind in _REFUSED_RELATIONSHIPS:
+        return _REFUSED_RELATIONSHIPS[kind]
+    if kind == "package" and "chart" not in package.overrides.get(source, ""):
+        return OLE_MESSAGE  # an embedded document; a chart keeps its data workbook this way
+    if not external:
+        return None
+    if kind == "attachedtemplate":
+        return TEMPLATE_MESSAGE
+    target = rel.get("Target", "").strip().lower()
+    if kind == "hyperlink" and target.startswith((*_WEB, "mailto:", "tel:")):
+        return None  # a file: or share link can start a program (PowerPoint's "Run program")
+    if kind in _SHOWN_ONLY_EXTERNAL and target.startswith(_WEB):
+        return None
+    return EXTERNAL_LINK_MESSAGE  # frames, subdocuments, files on a share (\\host\...)
+
+
+def _check_field_codes(zf: zipfile.ZipFile, package: _Package, deadline: float) -> None:
+    """Every field code of every Word part, fldSimple and instrText alike, read in full."""
+    parts = [name for part, name in package.names.items()
+             if package.content_type(part).startswith(_CT_WORD_PREFIX)]
+    if sum(zf.getinfo(part).file_size for part in parts) > MAX_FIELD_SCAN_BYTES:
+        raise RejectedFile(TOO_LARGE_TO_CHECK_MESSAGE)
+    for part in parts:
+        scanner = _FieldCodeScanner()
+        try:
+            with zf.open(part) as stream:
+                while chunk := stream.read(1 << 20):
+                    if time.monotonic() > deadline:
+                        raise RejectedFile(TOO_LARGE_TO_CHECK_MESSAGE)
+                    scanner.parser.Parse(chunk, False)
+                scanner.parser.Parse(b"", True)
+        except expat.ExpatError as exc:
+            raise RejectedFile(DAMAGED_MESSAGE) from exc
+
+
+def _refuse_declarations(*_args: object) -> None:
+    raise RejectedFile(DAMAGED_MESSAGE)
+
+
+class _FieldCodeScanner:
+    """A bare expat parser (this pass reads every byte, and SAX costs five times as much)
+    that refuses any DTD, as defusedxml does, and looks only at field codes.
+
+    Complex fields nest: each `begin` opens a code that gathers instrText until its
+    `separate` or `end`; each is checked at those points, and whenever it grows long.
+    """
+
+    def __init__(self) -> None:
+        self.parser = expat.ParserCreate(namespace_separator=" ")
+        self.parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        self.parser.StartDoctypeDeclHandler = _refuse_declarations
+        self.parser.EntityDeclHandler = _refuse_declarations
+        self.parser.ExternalEntityRefHandler = _refuse_declarations
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.codes: list[list[str]] = [[]]  # the bottom one gathers instrText outside fields
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if name not in _FIELD_ELEMENTS:  # nearly every element: keep this test cheap
+            return
+        uri, _, local = name.rpartition(" ")
+        if local == "fldSimple":
+            self.check(attrs.get(f"{uri} instr", ""))
+        elif local == "instrText":
+            self.parser.CharacterDataHandler = self.text
+        elif local == "fldChar":
+            kind = attrs.get(f"{uri} fldCharType")
+            if kind == "begin":
+                self.codes.append([])
+            elif kind in ("separate", "end"):
+                self.check("".join(self.codes[-1]))
+                if kind == "end" and len(self.codes) > 1:
+                    self.codes.pop()
+                else:
+                    self.codes[-1] = []
+
+    def end(self, name: str) -> None:
+        if name.endswith(" instrText"):
+            self.parser.CharacterDataHandler = None
+
+    def text(self, data: str) -> None:
+        code = self.codes[-1]
+        code.append(data)
+        if len(code) > 256:  # a code this long is checked now and kept short
+            joined = "".join(code)
+            self.check(joined)
+            self.codes[-1] = [joined[:64]]
+
+    @staticmethod
+    def check(code: str) -> None:
+        if _DDE_FIELD.match(code):
+            raise RejectedFile(DDE_MESSAGE)
 
 
 def _normalise_content_type(value: str) -> str:
@@ -483,9 +856,10 @@ def _pdf_text(path: Path) -> str | None:
     if len(reader.pages) == 0:
         return None
     sink = _TextSink()
+    budget = _ReadBudget()
     with suppress(_Enough):
         for number, page in enumerate(reader.pages):
-            if number >= MAX_PDF_PAGES:
+            if number >= MAX_PDF_PAGES or not budget.on_time():
                 break
             text = (page.extract_text() or "").strip()
             if text:
@@ -495,6 +869,7 @@ def _pdf_text(path: Path) -> str | None:
 
 def _office_text(path: Path, kind: str) -> str | None:
     sink = _TextSink()
+    budget = _ReadBudget()
 
     def add_line(text: str) -> None:
         if text.strip():
@@ -503,12 +878,12 @@ def _office_text(path: Path, kind: str) -> str | None:
     with _open_package(path, kind) as (zf, package), suppress(_Enough):
         if kind == "docx":
             for part in _word_parts(package):
-                _read_word_paragraphs(zf, part, add_line)
+                _read_word_paragraphs(zf, part, add_line, budget)
         elif kind == "pptx":
             for part in _slide_parts(zf, package):
-                _read_drawing_paragraphs(zf, part, add_line)
+                _read_drawing_paragraphs(zf, part, add_line, budget)
         else:
-            _read_workbook_text(zf, package, sink)
+            _read_workbook_text(zf, package, sink, budget)
     return sink.text()
 
 
@@ -566,16 +941,53 @@ class _ContentHandler:
         pass
 
 
-def _stream_part(zf: zipfile.ZipFile, name: str, handler: _ContentHandler) -> None:
+def _stream_part(zf: zipfile.ZipFile, name: str, handler: _ContentHandler,
+                 budget: _ReadBudget) -> None:
     """SAX-parse one part straight from the archive: no tree, no DTD, no entities.
 
     The parser is defusedxml's expat reader with DTDs forbidden outright; it raises on
-    malformed XML, which callers treat as an unreadable file.
+    malformed XML, which callers treat as an unreadable file. It stops with _Enough once
+    `budget` is spent.
     """
     parser = create_parser(namespaceHandling=1, forbid_dtd=True)
     parser.setContentHandler(handler)
     with zf.open(name) as stream:
-        parser.parse(stream)
+        parser.parse(_BudgetedStream(stream, budget))
+
+
+class _ReadBudget:
+    """How much XML one reading of a file may still decompress and parse, and until when.
+
+    SAX in Python parses a few MB a second: a package of 75 MB of markup with little text
+    once took 18 s. Text and template fields are worth having in part; the wait is not.
+    """
+
+    def __init__(self) -> None:
+        self.left = MAX_EXTRACT_XML_BYTES
+        self.deadline = time.monotonic() + EXTRACT_SECONDS
+
+    def check(self) -> None:
+        if self.left <= 0 or not self.on_time():
+            raise _Enough
+
+    def on_time(self) -> bool:
+        return time.monotonic() <= self.deadline
+
+
+class _BudgetedStream:
+    def __init__(self, stream: IO[bytes], budget: _ReadBudget) -> None:
+        self.stream = stream
+        self.budget = budget
+
+    def read(self, size: int = -1) -> bytes:
+        self.budget.check()
+        wanted = size if size >= 0 else 1 << 16
+        data = self.stream.read(min(wanted, self.budget.left))
+        self.budget.left -= len(data)
+        return data
+
+    def close(self) -> None:  # the SAX reader closes its source; the caller owns the stream
+        pass
 
 
 class _ParagraphHandler(_ContentHandler):
@@ -645,15 +1057,15 @@ class _ParagraphHandler(_ContentHandler):
 
 
 def _read_word_paragraphs(
-    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None]
+    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None], budget: _ReadBudget
 ) -> None:
-    _stream_part(zf, part, _ParagraphHandler(_WORD_NS, on_paragraph, tabs=True))
+    _stream_part(zf, part, _ParagraphHandler(_WORD_NS, on_paragraph, tabs=True), budget)
 
 
 def _read_drawing_paragraphs(
-    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None]
+    zf: zipfile.ZipFile, part: str, on_paragraph: Callable[[str], None], budget: _ReadBudget
 ) -> None:
-    _stream_part(zf, part, _ParagraphHandler(_DRAWING_NS, on_paragraph, tabs=False))
+    _stream_part(zf, part, _ParagraphHandler(_DRAWING_NS, on_paragraph, tabs=False), budget)
 
 
 def _natural_key(name: str) -> list[object]:
@@ -869,19 +1281,20 @@ def _sheets(zf: zipfile.ZipFile, package: _Package) -> list[tuple[str, str]]:
     return pairs
 
 
-def _read_workbook_text(zf: zipfile.ZipFile, package: _Package, sink: _TextSink) -> None:
+def _read_workbook_text(zf: zipfile.ZipFile, package: _Package, sink: _TextSink,
+                        budget: _ReadBudget) -> None:
     sheets = _sheets(zf, package)
     shared: list[str] = []
     shared_parts = _parts_of_type(package, _CT_SHARED_STRINGS)
     if shared_parts:
         handler = _SharedStringsHandler()
         with suppress(_Enough):
-            _stream_part(zf, shared_parts[0], handler)
+            _stream_part(zf, shared_parts[0], handler, budget)
         shared = handler.strings
     for sheet_name, part in sheets:
         if sheet_name:
             sink.add(sheet_name + "\n")
-        _stream_part(zf, part, _SheetHandler(shared, sink))
+        _stream_part(zf, part, _SheetHandler(shared, sink), budget)
 
 
 # ==============================================================================================
@@ -924,6 +1337,7 @@ class _Distinct:
 
 def _docx_fields(path: Path) -> list[str]:
     found = _Distinct()
+    budget = _ReadBudget()
 
     def on_paragraph(text: str) -> None:
         if "{{" in text:
@@ -931,7 +1345,7 @@ def _docx_fields(path: Path) -> list[str]:
 
     with _open_package(path, "docx") as (zf, package), suppress(_Enough):
         for part in _word_parts(package):
-            _read_word_paragraphs(zf, part, on_paragraph)
+            _read_word_paragraphs(zf, part, on_paragraph, budget)
     return found.result()
 
 

@@ -45,13 +45,10 @@ class SearchableItem:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who is searching, reduced to what visibility needs."""
+    """Who is searching, reduced to what the index needs: decided by
+    `content_library.visibility.viewer_for`, never by the search backends."""
 
-    role: str  # "admin" | "manager" | "rep" | "champion"
-
-    @property
-    def external_only(self) -> bool:
-        return self.role == "champion"
+    sees_internal: bool  # published internal items too, or only published external ones
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,33 @@ ALLOWED_ATTRIBUTES = {
     "td": {"align"},
 }
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
+# Task lists: whatever <input> reaches the cleaner leaves it as a disabled checkbox, ticked
+# or not, and nothing else (no name, value, form action or image source).
+CHECKBOX_ATTRIBUTES = {"checked": {"", "checked"}}
+CHECKBOX_FORCED = {"type": "checkbox", "disabled": "disabled", "aria-label": "Task"}
+
+# "- [ ] to do" and "- [x] done", in tight lists (<li>[ ]) and loose ones (<li><p>[ ]).
+_TASK = re.compile(r"(<li>(?:\s*<p>)?)\[([ xX])\](?=\s)")
+
+
+def _checkbox(match: re.Match) -> str:
+    checked = " checked" if match.group(2) in "xX" else ""
+    return f'{match.group(1)}<input type="checkbox" disabled{checked}>'
 
 
 def markdown_to_html(text: str) -> str:
     """Render Markdown and keep only the allow-listed tags, attributes and link schemes."""
     rendered = markdown.markdown(text or "", extensions=["tables", "sane_lists"])
-    return sanitise_html(rendered)
+    return sanitise_html(_TASK.sub(_checkbox, rendered))
 
 
 def sanitise_html(fragment: str) -> str:
     return nh3.clean(
         fragment,
-        tags=ALLOWED_TAGS,
+        tags=ALLOWED_TAGS | {"input"},
         attributes=ALLOWED_ATTRIBUTES,
+        tag_attribute_values={"input": CHECKBOX_ATTRIBUTES},
+        set_tag_attribute_values={"input": CHECKBOX_FORCED},
         url_schemes=ALLOWED_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,

@@ -14,7 +14,9 @@ from .models import ContentItem, User
 from .records import Viewer
 
 MANAGE_ROLES = frozenset({"manager", "admin"})
-READER_ROLES = frozenset({"admin", "manager", "rep", "champion"})
+# The seller's side: the only roles that see internal items (and browse the stage playbooks).
+STAFF_ROLES = frozenset({"admin", "manager", "rep"})
+READER_ROLES = STAFF_ROLES | {"champion"}
 
 # What each role may do beyond reading published content.
 ACTIONS: dict[str, frozenset[str]] = {
@@ -23,8 +25,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     "view_versions": MANAGE_ROLES,
     "manage_taxonomy": MANAGE_ROLES,
     "manage_users": frozenset({"admin"}),
-    "browse_stages": frozenset({"admin", "manager", "rep"}),
-    "view_internal": frozenset({"admin", "manager", "rep"}),
+    "browse_stages": STAFF_ROLES,
+    # Told that an archived item was archived (and what replaced it) rather than a bare 404.
+    # Never a champion: to them an archived item must look like one that never existed.
+    "see_archived_notice": STAFF_ROLES,
 }
 
 
@@ -41,6 +45,12 @@ def require(user: User | None, action: str) -> None:
         raise NotAllowed(action)
 
 
+def sees_internal(user: User | None) -> bool:
+    """Who may see internal items: the one answer item pages, SQL lists and the search
+    index (through `viewer_for`) all use."""
+    return _active(user) and user.role in STAFF_ROLES
+
+
 def can_read(user: User | None, item: ContentItem) -> bool:
     """Managers read every item (they edit drafts); everyone else reads published items,
     and a champion only the external ones."""
@@ -50,7 +60,7 @@ def can_read(user: User | None, item: ContentItem) -> bool:
         return True
     if item.status != "published":
         return False
-    return user.role != "champion" or item.audience == "external"
+    return item.audience == "external" or sees_internal(user)
 
 
 def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
@@ -59,13 +69,18 @@ def require_read(user: User | None, item: ContentItem | None) -> ContentItem:
     return item
 
 
+def archived_notice(user: User | None, item: ContentItem | None) -> bool:
+    """Whether this caller, who may not read the item, is told it was archived."""
+    return item is not None and item.status == "archived" and may(user, "see_archived_notice")
+
+
 def published_filter(user: User | None):
     """SQL condition for the reading surfaces (stage pages, search, API lists):
     only published items, for every role; a champion only external ones."""
     if not _active(user):
         return false()
     condition = ContentItem.status == "published"
-    if user.role == "champion":
+    if not sees_internal(user):
         condition = and_(condition, ContentItem.audience == "external")
     return condition
 
@@ -73,9 +88,7 @@ def published_filter(user: User | None):
 def viewer_for(user: User | None) -> Viewer:
     """The search index's view of the caller. Unknown or inactive callers search as a champion
     would (external only) and the portal never lets them search anyway."""
-    if not _active(user):
-        return Viewer(role="champion")
-    return Viewer(role=user.role)
+    return Viewer(sees_internal=sees_internal(user))
 
 
 def hides(before: tuple[str, str], after: tuple[str, str]) -> bool:

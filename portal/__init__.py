@@ -8,6 +8,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from content_library.services.users import TOKEN_DAYS
 
 from .extensions import csrf, db, login_manager, migrate
 
@@ -32,6 +35,11 @@ def _defaults(instance: Path) -> dict:
         "WTF_CSRF_SSL_STRICT": True,
         "SEARCH_WRITER_TIMEOUT": 5.0,
         "JSON_SORT_KEYS": False,
+        "API_TOKEN_DAYS": TOKEN_DAYS,
+        # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host to believe.
+        # 0 believes none: anyone can send those headers, and the log-in throttle counts
+        # failures per client address.
+        "TRUSTED_PROXIES": 0,
     }
 
 
@@ -50,8 +58,14 @@ def create_app(config: dict | None = None) -> Flask:
     # (Flask's own defaults already hold SESSION_COOKIE_SECURE=False, so setdefault would not do.)
     app.config["SESSION_COOKIE_SECURE"] = production or bool(app.config["SESSION_COOKIE_SECURE"])
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_BYTES"]) + 1024 * 1024
-    if production:
-        app.debug = False
+    if production and app.debug:
+        # The debugger runs any Python a visitor types into its console.
+        raise RuntimeError("Flask's debug mode is on (FLASK_DEBUG or PORTAL_DEBUG): "
+                           "it must be off with PORTAL_ENV=production.")
+    _settle_numbers(app)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     csrf.init_app(app)
@@ -59,8 +73,9 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
 
-    from . import auth, cli, errors, indexing, security, views
+    from . import auth, cli, errors, indexing, numbers, security, views
 
+    numbers.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
@@ -68,6 +83,15 @@ def create_app(config: dict | None = None) -> Flask:
     views.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _settle_numbers(app: Flask) -> None:
+    """Whole-number settings: a typo stops the start with the setting's name, not later."""
+    for name, lowest in (("API_TOKEN_DAYS", 1), ("TRUSTED_PROXIES", 0)):
+        value = app.config[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            raise RuntimeError(f"PORTAL_{name} must be a whole number of at least {lowest}, "
+                               f"not {value!r}.")
 
 
 def _settle_secrets(app: Flask, instance: Path) -> None:

@@ -153,9 +153,21 @@ def users_create(email: str, role: str, name: str, company: str):
 @with_appcontext
 def users_token(email: str):
     try:
-        click.echo(user_service.issue_token(db.session, email))
+        click.echo(user_service.issue_token(db.session, email,
+                                            current_app.config["API_TOKEN_DAYS"]))
     except NotFound as exc:
         _fail(str(exc))
+
+
+@users_group.command("revoke-tokens", help="Revoke every API token of the user.")
+@click.argument("email")
+@with_appcontext
+def users_revoke_tokens(email: str):
+    person = user_service.find_by_email(db.session, email)
+    if person is None:
+        _fail(f"No user with the e-mail {email}.")
+    count = user_service.revoke_tokens(db.session, person)
+    click.echo(f"revoked {count} API token{'s' if count != 1 else ''} of {person.email}")
 
 
 @click.command("setup", help="Everything `make run` needs before serving, in one process: "
@@ -172,7 +184,7 @@ def setup(ctx: click.Context):
 
 
 def init_app(app: Flask) -> None:
-    for group in (demo_group, library_group, index_group, users_group):
+    for group in (demo_group, library_group, index_group, users_group, deals_group):
         app.cli.add_command(group)
     app.cli.add_command(setup)
 
@@ -186,3 +198,27 @@ def _create_app():
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True)
 def main():
     """The enablement portal's command line."""
+
+
+@click.group("deals", help="Deals from the CRM.")
+def deals_group():
+    pass
+
+
+@deals_group.command("import", help="Import or update CRM deals from a CSV export, all or nothing.")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "crm_format", required=True,
+              type=click.Choice(["salesforce", "hubspot"]), help="Which CRM wrote the file.")
+@click.option("--history", type=click.Path(path_type=Path),
+              help="An OpportunityHistory export: when each deal entered each stage.")
+@with_appcontext
+def deals_import(path: Path, crm_format: str, history: Path | None):
+    from content_library.services.deals_import import import_deals
+
+    try:
+        report = import_deals(db.session, path, crm_format, history=history)
+    except exchange.ImportFailed as exc:
+        _fail(str(exc))
+    click.echo(report.line())
+    for name, deals in report.unmapped:
+        click.echo(f"  unmapped stage: {name} ({deals} deals)")

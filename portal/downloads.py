@@ -6,8 +6,12 @@ from pathlib import Path
 
 from flask import send_file
 
+from content_library.services.files import without_control_characters
+
 
 def attachment(path: Path, mime: str, name: str, *, inline: bool = False):
+    # Names stored before uploads were cleaned may still hold characters that disguise them.
+    name = without_control_characters(name).strip() or "file"
     response = send_file(path, mimetype=mime, as_attachment=not inline, download_name=name,
                          conditional=False, etag=False, max_age=0)
     response.headers["Cache-Control"] = "no-store"

@@ -55,8 +55,10 @@ def _set_headers(response):
     headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.path.startswith(("/api/", "/login", "/account")) or response.mimetype == "text/html":
-        # Pages can show a champion's or a draft's words: no shared caches keep them.
+    if (request.path.startswith(("/api/", "/login", "/account"))
+            or response.mimetype in ("text/html", "application/json")):
+        # Pages and JSON (suggestions as you type too) can show a champion's or a draft's
+        # words: no shared caches keep them.
         headers.setdefault("Cache-Control", "no-store")
     return response
 

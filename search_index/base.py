@@ -1,8 +1,8 @@
 """The search interface every backend implements, and its plain result types.
 
 The portal talks to search only through :class:`SearchBackend`. A backend
-applies visibility *inside* the engine (only published items; a viewer who is
-``external_only`` sees only external ones), so totals, facet counts,
+applies visibility *inside* the engine (only published items; a viewer who does
+not ``sees_internal`` sees only external ones), so totals, facet counts,
 highlights, suggestions and "did you mean" never count or mention an item the
 viewer may not see. The portal still re-checks every hit against the database.
 """
@@ -25,6 +25,7 @@ MAX_PAGE = 10_000
 MAX_FILTER_VALUES = 50
 MAX_SYNONYM_GROUPS = 1000
 MAX_GROUP_SIZE = 16
+MAX_ANY_STATUS = 500  # matches the managers' library takes from one full-text search
 
 #: Groups of words or phrases that mean the same ("roi", "return on investment").
 SynonymTable = tuple[tuple[str, ...], ...]
@@ -168,6 +169,15 @@ class SearchBackend(ABC):
         """Completions for ``prefix``: titles and frequent words, visible ones only."""
 
     @abstractmethod
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        """Slugs of items of *every* status and audience whose text holds every word of
+        ``text`` (stemmed, synonyms widened), best first: the managers' library, whose
+        callers may see everything. Never for a reader's surface: it applies no
+        visibility."""
+
+    @abstractmethod
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Build a whole new index from ``items`` and swap it in; return the count."""
 
@@ -189,10 +199,13 @@ class SearchBackend(ABC):
 
 def merge_suggestions(words: list[str], titles: list[str], limit: int) -> list[str]:
     """Completed words first (up to half the list, more when titles are few), then titles,
-    without case-insensitive repeats: what every backend's suggest() answers."""
+    without case-insensitive repeats: what every backend's suggest() answers. A completion
+    that is a title gives way to the title, which the portal can open."""
     quota = max(limit // 2, limit - len(titles))
     result: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = {title.casefold() for title in titles}
+    words = [word for word in words if word.casefold() not in seen]
+    seen = set()
     for suggestion in words[:quota] + titles:
         key = suggestion.casefold()
         if key not in seen:

@@ -49,6 +49,7 @@ from content_library.records import SearchableItem, Viewer
 
 from .base import (
     FACETS,
+    MAX_ANY_STATUS,
     Hit,
     IndexBusy,
     SearchBackend,
@@ -56,7 +57,9 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    normalise_synonyms,
 )
+from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
 from .query_text import (
     ParsedText,
@@ -69,7 +72,7 @@ from .query_text import (
     plan_terms,
     terms_of,
 )
-from .spelling import correctable, distance, one_edit_away
+from .spelling import CorrectionBudget, correctable
 
 __all__ = ["IndexBusy", "PostgresBackend"]
 
@@ -81,7 +84,6 @@ _MARK = "enablement-portal search index"
 
 FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 
 #: ts_rank_cd weights of the D, C, B and A parts of the vector.
 RANK_WEIGHTS = (0.1, 0.2, 0.4, 1.0)
@@ -115,9 +117,9 @@ _VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s
 
 
 def is_staff(viewer: Viewer) -> bool:
-    """Staff see every published item; champions, and any role not known here, only
-    published external ones (the Whoosh backend's ``viewer_class`` rule)."""
-    return viewer.role in _STAFF_ROLES and not viewer.external_only
+    """Staff see every published item; everyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return viewer.sees_internal is True
 
 
 def _empty_result() -> SearchResult:
@@ -638,6 +640,33 @@ class PostgresBackend(SearchBackend):
         staff = is_staff(viewer)
         return self._read(lambda cur: self._suggest(cur, text, staff, limit), [])
 
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        synonyms = normalise_synonyms(synonyms)
+        parsed = parse(text)
+        units = plan(parsed, synonyms)
+        if not units:
+            return []
+        limit = min(max(int(limit), 1), MAX_ANY_STATUS)
+
+        def find(cur: psycopg.Cursor) -> list[str]:
+            tsquery = _tsquery(cur, units, parsed, synonyms)
+            if not tsquery:
+                return []
+            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")  # as in _search
+            cur.execute(
+                sql.SQL(
+                    "SELECT slug FROM {t} WHERE document @@ %(q)s::tsquery ORDER BY"
+                    " ts_rank_cd(%(weights)s::float4[], document, %(q)s::tsquery) * {b} DESC, slug"
+                    " LIMIT %(limit)s"
+                ).format(t=self._sql.table, b=_BOOST),
+                {"q": tsquery, "weights": list(RANK_WEIGHTS), "limit": limit},
+            )
+            return [slug for (slug,) in cur.fetchall()]
+
+        return self._read(find, [])
+
     # Search -----------------------------------------------------------------
 
     def _search(
@@ -789,31 +818,32 @@ class PostgresBackend(SearchBackend):
         return dict(cur.fetchall())
 
     def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool) -> dict[str, str]:
-        """Word -> the closest visible word (fewest edits, then most documents)."""
-        candidates = {word: list(one_edit_away(word)) for word in words}
+        """Word -> the closest visible word (fewest edits, then most documents), for the
+        first few words and within one query's correction budget."""
+        budget = CorrectionBudget()
+        words = [word for word in words if budget.take_word()]
+        candidates = {word: list(budget.candidates(word)) for word in words}
         counts = self._word_counts(cur, sorted({c for found in candidates.values() for c in found}), staff)
         corrections = {}
         for word in words:
             ranked = [(1, -counts[c], c) for c in candidates[word] if counts.get(c)]
-            if not ranked:
-                ranked = [
-                    (edits, -seen, candidate)
-                    for candidate, seen in self._nearby_words(cur, word, staff)
-                    if (edits := distance(word, candidate, limit=2)) <= 2
-                ]
+            if not ranked and budget.work_left:
+                seen = dict(self._nearby_words(cur, word, staff, budget.work_left))
+                ranked = [(edits, -seen[found], found) for found, edits in budget.near(word, seen)]
             if ranked:
                 corrections[word] = min(ranked)[2]
         return corrections
 
-    def _nearby_words(self, cur: psycopg.Cursor, word: str, staff: bool) -> list[tuple[str, int]]:
-        """Visible words with the same first letter and a length within two."""
+    def _nearby_words(self, cur: psycopg.Cursor, word: str, staff: bool, most: int) -> list[tuple[str, int]]:
+        """Visible words with the same first letter and a length within two (``most`` of them)."""
         cur.execute(
             sql.SQL(
                 "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\'"
                 " AND length(word) BETWEEN %s AND %s AND audience = ANY(%s::text[]) AND docs > 0"
                 " GROUP BY word LIMIT %s"
             ).format(w=self._sql.words),
-            (_like_prefix(word[:1]), len(word) - 2, len(word) + 2, self._audiences(staff), MAX_SCANNED_WORDS),
+            (_like_prefix(word[:1]), len(word) - 2, len(word) + 2, self._audiences(staff),
+             min(most, MAX_SCANNED_WORDS)),
         )
         return cur.fetchall()
 
@@ -853,23 +883,48 @@ class PostgresBackend(SearchBackend):
         return result[:limit]
 
     def _complete_word(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
-        """The typed text with its last word completed, most frequent words first."""
-        lowered = text.lower()
-        cut = len(lowered)
-        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
-            cut -= 1
-        head, stub = text[:cut], lowered[cut:]
-        if len(stub) < 2:
+        """The whole typed text with its last word completed (see
+        :mod:`search_index.completion`)."""
+        found = typed(text)
+        if found is None:
             return []
         cur.execute(
             sql.SQL(
-                "SELECT word FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
+                "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
                 " AND audience = ANY(%s::text[]) AND docs > 0"
                 " GROUP BY word ORDER BY sum(docs) DESC, word LIMIT %s"
             ).format(w=self._sql.words),
-            (_like_prefix(stub), stub, self._audiences(staff), limit),
+            (_like_prefix(found.stub), found.stub, self._audiences(staff), MAX_CANDIDATES),
         )
-        return [head + word for (word,) in cur.fetchall()]
+        frequency = dict(cur.fetchall())
+        if found.previous is None:
+            counted = [(docs, docs, word) for word, docs in frequency.items()]
+        else:
+            counted = self._phrase_counts(cur, found, frequency, staff)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _phrase_counts(
+        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], staff: bool
+    ) -> list[tuple[int, int, str]]:
+        """For each candidate, the visible documents holding every typed word where the
+        candidate directly follows the last of them (stop words between counted as
+        positions, as in a typed phrase)."""
+        units = plan(found.context)
+        context = _tsquery(cur, units, found.context, ()) if units else ""
+        if not frequency or not context:
+            return []
+        # a candidate PostgreSQL drops as a stop word would leave the lead-in alone
+        cur.execute(
+            sql.SQL(
+                "SELECT c.word, (SELECT count(*)::int FROM {t} WHERE {v}"
+                " AND document @@ (phraseto_tsquery('english', %(lead)s || ' ' || c.word)"
+                " && %(context)s::tsquery))"
+                " FROM unnest(%(words)s::text[]) AS c(word)"
+                " WHERE plainto_tsquery('english', c.word)::text <> ''"
+            ).format(t=self._sql.table, v=_VISIBLE),
+            {"staff": staff, "lead": found.lead_in, "context": context, "words": list(frequency)},
+        )
+        return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
 
 
 # Helpers ------------------------------------------------------------------------

@@ -40,7 +40,19 @@ from whoosh.index import EmptyIndexError
 from content_library.records import SearchableItem, Viewer
 
 from . import docsets
-from .base import FACETS, Hit, IndexBusy, SearchBackend, SearchQuery, SearchResult, merge_suggestions
+from .base import (
+    FACETS,
+    MAX_ANY_STATUS,
+    Hit,
+    IndexBusy,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    SynonymTable,
+    merge_suggestions,
+    normalise_synonyms,
+)
+from .completion import MAX_CANDIDATES, Typed, best_completions, typed
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -54,7 +66,7 @@ from .query_text import (
     plan,
     plan_terms,
 )
-from .spelling import correctable, distance, one_edit_away
+from .spelling import CorrectionBudget, correctable
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
@@ -65,7 +77,6 @@ __all__ = ["IndexBusy", "WhooshBackend"]
 FEW_RESULTS = 3
 _MAX_SCANNED_WORDS = 20_000  # lexicon words one correction may compare
 MAX_SUGGESTIONS = 20
-_STAFF_ROLES = frozenset({"admin", "manager", "rep"})
 _RETRIES = 3
 #: A rebuild writes a segment per this many items, each sorted in memory: one
 #: writer for everything spilled its postings to disk and merged them back,
@@ -76,11 +87,9 @@ REBUILD_LIMIT_MB = 384
 
 
 def viewer_class(viewer: Viewer) -> str:
-    """Staff roles see every published item; anyone else -- champions, and any
-    role this module does not know -- only published external ones."""
-    if viewer.role in _STAFF_ROLES and not viewer.external_only:
-        return STAFF
-    return CHAMPION
+    """Staff see every published item; anyone else only published external ones.
+    Only a plain True opens internal items: anything else fails closed."""
+    return STAFF if viewer.sees_internal is True else CHAMPION
 
 
 @contextmanager
@@ -234,6 +243,22 @@ class WhooshBackend(SearchBackend):
             lambda snapshot, reader: self._suggest(snapshot, reader, text, group, limit), []
         )
 
+    def find_any_status(
+        self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
+    ) -> list[str]:
+        units = plan(parse(text), normalise_synonyms(synonyms))
+        if not units:
+            return []
+        limit = min(max(int(limit), 1), MAX_ANY_STATUS)
+
+        def find(snapshot: Snapshot, reader) -> list[str]:
+            matched = self._matched(snapshot, reader, units)
+            # ranked with the published documents' statistics, as staff searches are
+            ranked = rank(snapshot, reader, units, STAFF, matched, limit)
+            return [snapshot.slug(docnum) for docnum, _ in ranked]
+
+        return self._with_reader(find, [])
+
     # Readers and snapshots ------------------------------------------------
 
     def _with_reader(self, work, default):
@@ -384,12 +409,15 @@ class WhooshBackend(SearchBackend):
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
+        budget = CorrectionBudget()
         for word in parsed.surface_words():
             if not correctable(word) or analyse_word(word) in widened:
                 continue
             if self._known(snapshot, reader, group, word):
                 continue
-            better = self._correct(snapshot, reader, group, word)
+            if not budget.take_word():
+                break
+            better = self._correct(snapshot, reader, group, word, budget)
             if better:
                 corrections[word] = better
         if not corrections:
@@ -426,21 +454,21 @@ class WhooshBackend(SearchBackend):
             docs |= snapshot.term_docs(reader, field, word)
         return docsets.count(docs & snapshot.visible[group])
 
-    def _correct(self, snapshot: Snapshot, reader, group: str, word: str) -> str | None:
+    def _correct(
+        self, snapshot: Snapshot, reader, group: str, word: str, budget: CorrectionBudget
+    ) -> str | None:
         """The closest word (then the most frequent) in documents this class may see."""
         fields = WORD_FIELDS[group]
+        lexicons = [snapshot.words(reader, field) for field in fields]
         candidates: dict[str, int] = {}
-        for candidate in one_edit_away(word):
-            if any((field, candidate) in reader for field in fields):
+        for candidate in budget.candidates(word):
+            if any(candidate in words for words in lexicons):
                 candidates[candidate] = 1
         if not candidates:
             for field in fields:
-                lexicon = reader.expand_prefix(field, word[:1])
-                for btext in islice(lexicon, _MAX_SCANNED_WORDS):
-                    candidate = btext.decode("utf-8")
-                    found = distance(word, candidate, limit=2)
-                    if found <= 2:
-                        candidates[candidate] = min(found, candidates.get(candidate, 3))
+                lexicon = islice(reader.expand_prefix(field, word[:1]), _MAX_SCANNED_WORDS)
+                for candidate, found in budget.near(word, (btext.decode("utf-8") for btext in lexicon)):
+                    candidates[candidate] = min(found, candidates.get(candidate, 3))
         best = None
         for candidate, edits in candidates.items():
             seen = self._word_count(snapshot, reader, group, candidate)
@@ -458,24 +486,42 @@ class WhooshBackend(SearchBackend):
         return merge_suggestions(words, titles, limit)
 
     def _complete_word(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
-        """Completions of the last word typed, most frequent first, as the
-        whole typed text with that word completed."""
-        lowered = text.lower()
-        cut = len(lowered)
-        while cut > 0 and (lowered[cut - 1].isalnum() or lowered[cut - 1] == "_"):
-            cut -= 1
-        head, stub = text[:cut], lowered[cut:]
-        if len(stub) < 2:
+        """The whole typed text with its last word completed (see
+        :mod:`search_index.completion`)."""
+        found = typed(text)
+        if found is None:
             return []
         frequency: dict[str, int] = {}
         for field in WORD_FIELDS[group]:
-            for scanned, btext in enumerate(reader.expand_prefix(field, stub)):
+            for scanned, btext in enumerate(reader.expand_prefix(field, found.stub)):
                 if scanned >= 500:
                     break
                 word = btext.decode("utf-8")
-                if word != stub:
+                if word != found.stub:
                     frequency[word] = frequency.get(word, 0) + reader.doc_frequency(field, btext)
-        likely = sorted(frequency, key=lambda w: (-frequency[w], w))[: limit * 3]
-        counted = [(self._word_count(snapshot, reader, group, w), w) for w in likely]
-        ranked = sorted((c for c in counted if c[0]), key=lambda c: (-c[0], c[1]))
-        return [head + word for _, word in ranked[:limit]]
+        likely = sorted(frequency, key=lambda w: (-frequency[w], w))[:MAX_CANDIDATES]
+        if found.previous is None:
+            counted = [(self._word_count(snapshot, reader, group, w), frequency[w], w) for w in likely]
+        else:
+            counted = self._phrase_counts(snapshot, reader, group, found, likely, frequency)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _phrase_counts(
+        self, snapshot: Snapshot, reader, group: str, found: Typed, likely: list[str], frequency: dict
+    ) -> list[tuple[int, int, str]]:
+        """For each candidate (one per term), the visible documents holding every typed
+        word where the candidate directly follows the last of them."""
+        within = snapshot.visible[group]
+        units = plan(found.context)
+        if units:
+            within &= self._matched(snapshot, reader, units)
+        by_term: dict[str, str] = {}
+        for word in likely:  # most frequent first: each term keeps its commonest spelling
+            term = analyse_word(word)
+            if term and term not in by_term:
+                by_term[term] = word
+        counted = []
+        for term, word in by_term.items():
+            docs = snapshot.pair_docs(reader, found.previous, term) & within if within else 0
+            counted.append((docsets.count(docs), frequency[word], word))
+        return counted

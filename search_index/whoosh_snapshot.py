@@ -107,6 +107,15 @@ class SegmentFacts:
         self._stored: tuple[list[str], list[float]] | None = None
         self._lengths: dict[str, array] = {}
         self._factors: tuple[date, list[float]] | None = None
+        self._words: dict[str, frozenset[str]] = {}
+
+    def words(self, reader: IndexReader, field: str) -> frozenset[str]:
+        """Every term of ``field`` in this segment (as its term index holds them)."""
+        with self._lock:
+            found = self._words.get(field)
+            if found is None:
+                found = self._words[field] = frozenset(b.decode("utf-8") for b in reader.lexicon(field))
+            return found
 
     def _docs(self, reader: IndexReader, field: str, value: str) -> int:
         if (field, value) not in reader:
@@ -205,6 +214,7 @@ class Snapshot:
         self._newest: tuple[list[int], array] | None = None
         self._avgfl: dict[tuple[str, str], float] = {}
         self._titles: dict[str, tuple[list[str], list[tuple[str, int]]]] = {}
+        self._words: dict[str, frozenset[str]] = {}
 
     def _with_leaves(self, reader: IndexReader) -> list[tuple[SegmentFacts, int, IndexReader]]:
         """This generation's segments paired with the caller's own leaf readers."""
@@ -392,6 +402,22 @@ class Snapshot:
                 found.extend(facts.lengths(leaf, field))
             with self._lock:
                 self._lengths[field] = found
+        return found
+
+    # Spelling -------------------------------------------------------------
+
+    def words(self, reader: IndexReader, field: str) -> frozenset[str]:
+        """Every term of a words field, as one set: "did you mean" looks up hundreds of
+        candidate spellings a query, and a set answers each in well under a microsecond
+        where Whoosh's term index takes tens. Like the term index it keeps the words of
+        deleted documents; the caller counts visible documents anyway."""
+        with self._lock:
+            found = self._words.get(field)
+        if found is None:
+            segments = self._with_leaves(reader)
+            found = frozenset().union(*(facts.words(leaf, field) for facts, _, leaf in segments))
+            with self._lock:
+                self._words[field] = found
         return found
 
     # Completion -----------------------------------------------------------

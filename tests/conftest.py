@@ -24,6 +24,9 @@ from content_library.services import users as user_service
 from portal import create_app
 from portal.extensions import db
 
+# The search tests' library, harnesses and scratch PostgreSQL database.
+pytest_plugins = ("tests.search_library",)
+
 PASSWORD = "Tangerine-Orbit-42"
 
 

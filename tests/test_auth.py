@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import select
+import re
+from datetime import timedelta
 
-from content_library.models import ApiToken, User
+import pytest
+from sqlalchemy import select, update
+
+from content_library.models import ApiToken, LoginFailure, User
 from content_library.services import users as user_service
 from portal.extensions import db
-from tests.conftest import PASSWORD, log_in, page_token
+from tests.conftest import PASSWORD, csrf_from, log_in, page_token
 
 
 def test_login_renews_the_session_and_lands_on_the_stage_home(client, make_user):
@@ -55,7 +58,7 @@ def test_deactivation_ends_sessions_at_once(app, client, make_user):
         person = db.session.get(User, uid)
         user_service.update_user(db.session, person, name=person.name, role="rep", active=False)
     assert client.get("/").status_code == 302
-    assert log_in(client, email).status_code == 401
+    assert log_in(client, email).status_code == 403  # told the account is inactive
 
 
 def test_password_change_ends_other_sessions(app, client, make_user):
@@ -188,3 +191,85 @@ def test_a_person_creates_an_api_token_shown_once(client, make_user, login):
     answer = api.get("/api/v1/stages", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert answer.status_code == 200
     assert token.group(1) not in client.get("/account").get_data(as_text=True)
+
+
+def test_a_refused_user_edit_changes_nothing(app, client, make_user, login):
+    _, admin = make_user("admin")
+    uid, email = make_user("rep", name="Old Name")
+    person = app.test_client()
+    log_in(person, email)
+    login(admin)
+    refused = client.post(f"/admin/users/{uid}", data={
+        "csrf_token": page_token(client, f"/admin/users/{uid}"), "name": "New Name",
+        "role": "manager", "active": "y", "new_password": "password1"})
+    assert refused.status_code == 400 and "too common" in refused.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(User, uid)
+        assert (stored.name, stored.role, stored.session_version) == ("Old Name", "rep", 1)
+    assert person.get("/").status_code == 200  # their session did not end either
+
+
+def test_the_new_user_form_starts_on_the_least_powerful_staff_role(client, make_user, login):
+    _, admin = make_user("admin")
+    login(admin)
+    html = client.get("/admin/users/new").get_data(as_text=True)
+    assert re.search(r'<option selected value="rep">', html), html
+    assert not re.search(r'<option selected value="admin">', html)
+
+
+@pytest.fixture
+def proxied(app_config):
+    """A portal behind `hops` trusted reverse proxies, on the test's database."""
+    from portal import create_app
+
+    made = []
+
+    def build(hops: int):
+        made.append(create_app({**app_config, "TRUSTED_PROXIES": hops}))
+        return made[-1]
+
+    yield build
+    for portal in made:
+        with portal.app_context():
+            db.engine.dispose()
+
+
+def log_in_from(client, address: str, email: str, password: str = PASSWORD):
+    headers = {"X-Forwarded-For": address}
+    token = csrf_from(client.get("/login", headers=headers).get_data(as_text=True))
+    return client.post("/login", headers=headers,
+                       data={"email": email, "password": password, "csrf_token": token})
+
+
+def test_behind_a_trusted_proxy_one_address_is_throttled_not_everyone(proxied, make_user):
+    _, email = make_user("rep")
+    portal = proxied(1)
+    attacker, colleague = portal.test_client(), portal.test_client()
+    for n in range(10):
+        assert log_in_from(attacker, "203.0.113.9", f"guess{n}@example.com",
+                           "Wrong-password-1").status_code == 401
+    assert log_in_from(attacker, "203.0.113.9", email).status_code == 429
+    assert log_in_from(colleague, "198.51.100.7", email).status_code == 302
+
+
+def test_without_trusted_proxies_a_forged_address_escapes_nothing(proxied, make_user):
+    _, email = make_user("rep")
+    portal = proxied(0)
+    attacker = portal.test_client()
+    for n in range(10):
+        log_in_from(attacker, f"203.0.113.{n}", f"guess{n}@example.com", "Wrong-password-1")
+    assert log_in_from(attacker, "198.51.100.7", email).status_code == 429
+
+
+def test_an_account_is_throttled_from_every_address_and_only_for_a_window(app, proxied,
+                                                                          make_user):
+    _, email = make_user("rep")
+    portal = proxied(1)
+    for n in range(10):
+        log_in_from(portal.test_client(), f"203.0.113.{n}", email, "Wrong-password-1")
+    blocked = log_in_from(portal.test_client(), "198.51.100.7", email)
+    assert blocked.status_code == 429 and 0 < int(blocked.headers["Retry-After"]) <= 15 * 60
+    with app.app_context():  # the window passes: no permanent lock-out
+        db.session.execute(update(LoginFailure).values(at=LoginFailure.at - timedelta(minutes=16)))
+        db.session.commit()
+    assert log_in_from(portal.test_client(), "198.51.100.7", email).status_code == 302

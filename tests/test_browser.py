@@ -122,3 +122,24 @@ def test_rep_searches_picks_a_suggestion_narrows_by_facet_and_opens_a_result(dem
         assert page.locator("article.item h1").inner_text() == title
         assert facet_name in page.locator(".facts").inner_text()
         assert errors == []
+
+
+def test_picking_a_title_suggestion_opens_the_item(demo_app):
+    with live_server(demo_app) as base, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        log_in_as(page, base, "rep")
+
+        page.keyboard.press("/")
+        page.keyboard.type("mutual clo", delay=40)
+        titles = page.locator("#search-suggestions [role=option][data-url]")
+        titles.filter(has_text="Mutual close plan").wait_for()
+        for _ in range(page.locator("#search-suggestions [role=option]").count()):
+            page.keyboard.press("ArrowDown")
+            if page.locator("#search-suggestions [aria-selected=true][data-url]").count():
+                break
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/content/*")
+        assert page.locator("article.item h1").inner_text() == "Mutual close plan"
+        assert errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from content_library.models import ContentItem, SynonymGroup, User
@@ -26,7 +27,8 @@ def test_demo_load_is_idempotent_and_rich(app, runner):
 def test_setup_migrates_loads_the_demo_once_and_prints_the_log_ins(tmp_path, app_config,
                                                                   database_server):
     if database_server:
-        return  # the migration tests cover PostgreSQL; setup itself is database-neutral
+        pytest.skip("runs on SQLite: the migration tests cover PostgreSQL, and setup itself "
+                    "is database-neutral")
     fresh = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"})
     runner = fresh.test_cli_runner()
     first = runner.invoke(args=["setup"])

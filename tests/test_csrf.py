@@ -296,24 +296,32 @@ def test_session_cookie_is_secure_in_production(app_config, tmp_path):
         db.engine.dispose()
 
 
-def _logged_in_cookie(app, email) -> str:
-    client = app.test_client()
-    assert log_in(client, email).status_code == 302
-    return client.get_cookie("portal_session").value
-
-
-def _opens(app, cookie: str) -> bool:
-    client = app.test_client()
-    client.set_cookie("portal_session", cookie)
-    return client.get("/").status_code == 200
-
-
-def test_absolute_timeout_ends_the_session(app, make_user, monkeypatch):
+def test_absolute_timeout_ends_a_busy_session(app, client, make_user, monkeypatch):
+    """A request every half idle timeout keeps the idle timeout from ever ending the session:
+    only the absolute limit can, and it does."""
     _, email = make_user("rep")
-    copied = _logged_in_cookie(app, email)
-    later = time.time() + app.config["SESSION_ABSOLUTE_HOURS"] * 3600 + 60
-    monkeypatch.setattr(time, "time", lambda: later)
-    assert not _opens(app, copied)
+    assert log_in(client, email).status_code == 302
+    start = time.time()
+    absolute = app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    idle = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    elapsed = 0.0
+    while elapsed + idle / 2 < absolute:
+        elapsed += idle / 2
+        monkeypatch.setattr(time, "time", lambda now=start + elapsed: now)
+        assert client.get("/").status_code == 200, f"ended after {elapsed / 3600:.1f} hours"
+    past_the_limit = absolute + 60
+    assert past_the_limit - elapsed < idle  # still inside the idle timeout
+    monkeypatch.setattr(time, "time", lambda: start + past_the_limit)
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_idle_timeout_ends_a_quiet_session(app, client, make_user, monkeypatch):
+    _, email = make_user("rep")
+    assert log_in(client, email).status_code == 302
+    quiet = time.time() + app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() + 60
+    monkeypatch.setattr(time, "time", lambda: quiet)
+    assert client.get("/").status_code == 302
 
 
 def test_idle_timeout_is_short_and_the_cookie_expires(app, client, make_user):

@@ -455,21 +455,22 @@ def test_blank_pdf_gives_empty_text(tmp_path: Path) -> None:
     "data",
     [b"%PDF-1.7\nthis is not a pdf at all", b"%PDF-", b"%PDF-1.4\n1 0 obj << /Type /Catalog"],
 )
-def test_corrupt_pdf_gives_none(tmp_path: Path, data: bytes) -> None:
+def test_corrupt_pdf_is_refused_and_gives_no_text(tmp_path: Path, data: bytes) -> None:
+    """What cannot be read cannot be checked for script either."""
     path = tmp_path / "broken.pdf"
     path.write_bytes(data)
-    kind = sniff(path)
-    assert kind.kind == "pdf"
-    assert extract_text(path, kind) is None
+    assert refused(path) == file_types.PDF_DAMAGED_MESSAGE
+    assert extract_text(path, FILE_KINDS["pdf"]) is None
 
 
-def test_password_protected_pdf_gives_none(tmp_path: Path) -> None:
+def test_password_protected_pdf_is_refused_and_gives_no_text(tmp_path: Path) -> None:
     writer = PdfWriter(clone_from=make_text_pdf(tmp_path / "plain.pdf"))
     writer.encrypt(user_password="s3cret-pass", owner_password="owner-pass", algorithm="RC4-128")
     path = tmp_path / "locked.pdf"
     with path.open("wb") as fh:
         writer.write(fh)
-    assert extract_text(path, sniff(path)) is None
+    assert refused(path) == file_types.PDF_ENCRYPTED_MESSAGE
+    assert extract_text(path, FILE_KINDS["pdf"]) is None
 
 
 def test_docx_text_extracted(docx_file: Path) -> None:

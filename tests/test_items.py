@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from content_library.errors import Conflict, Invalid
 from content_library.models import ContentItem, IndexChange, ItemVersion
 from content_library.services import items as item_service
+from portal.indexing import backend
 
 
 def base_input(**changes) -> item_service.ItemInput:
@@ -98,11 +99,15 @@ def test_review_workflow_moves_and_refuses_impossible_moves(ctx, taxonomy):
         item_service.change_status(ctx, item, "in_review", None)
 
 
-def test_every_change_writes_an_index_change_in_the_same_transaction(ctx, taxonomy):
+def test_a_rename_moves_the_item_in_the_index(ctx, taxonomy):
     item, _ = item_service.save_item(ctx, base_input(), None)
+    assert "roi-story" in backend().fingerprints()
     item_service.save_item(ctx, replace(base_input(), slug="renamed"), None, existing=item)
-    # Drained after commit: nothing is left pending when the index took it.
+    # Drained after commit: nothing is left pending when the index took it, and the old slug
+    # is gone from the index, not left to answer searches with a dead link.
     assert ctx.scalar(select(func.count()).select_from(IndexChange)) == 0
+    indexed = set(backend().fingerprints())
+    assert "renamed" in indexed and "roi-story" not in indexed
 
 
 def test_argument_lists_accept_one_item_per_line(ctx, taxonomy):

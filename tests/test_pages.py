@@ -180,6 +180,27 @@ def test_library_lists_every_status_for_managers(client, make_user, login, make_
     assert "S Draft" in drafts and "S Published" not in drafts
 
 
+def test_the_library_filter_searches_the_full_text_of_every_status(client, make_user, login, make_item):
+    for status in ("draft", "in_review", "published", "archived"):
+        make_item(f"s-{status.replace('_', '-')}", status=status, audience="internal",
+                  body=f"The {status.replace('_', ' ')} notes on tariff negotiations.")
+    make_item("unrelated", status="draft", body="Nothing to see.")
+    make_item("tariff-guide", title="Tariff guide", status="draft")
+    _, email = make_user("manager")
+    login(email)
+    html = text(client.get("/library?q=negotiating tariffs"))  # stemmed words, in bodies only
+    assert all(f"S {s}" in html for s in ("Draft", "In Review", "Published", "Archived"))
+    assert "Unrelated" not in html and "4 items" in html
+    archived = text(client.get("/library?q=tariff&status=archived"))
+    assert "S Archived" in archived and "S Draft" not in archived and "1 item" in archived
+    assert "Tariff guide" in text(client.get("/library?q=tariff"))  # titles as before
+    assert "Tariff guide" in text(client.get("/library?q=ariff gu"))  # part of a title too
+
+    _, rep = make_user("rep")
+    login(rep)
+    assert client.get("/api/v1/search?q=tariff").json["total"] == 1  # readers: published only
+
+
 def test_a_form_posted_twice_creates_one_item_and_says_why(app, client, make_user, login, taxonomy):
     _, email = make_user("manager")
     login(email)

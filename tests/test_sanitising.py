@@ -23,7 +23,7 @@ from content_library.rendering import markdown_to_html, sanitise_html
 
 DANGEROUS_TAGS = {
     "script", "iframe", "frame", "frameset", "style", "svg", "math", "object", "embed", "applet",
-    "base", "form", "input", "button", "textarea", "select", "link", "meta", "img", "video",
+    "base", "form", "button", "textarea", "select", "link", "meta", "img", "video",
     "audio", "source", "template", "noscript", "xmp", "plaintext", "portal", "marquee",
 }  # fmt: skip
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "background",
@@ -41,6 +41,12 @@ def link_scheme(value: str) -> str:
     return urlsplit(cleaned).scheme.lower() or cleaned.split(":", 1)[0].lower()
 
 
+def is_task_checkbox(attrs: dict) -> bool:
+    """The one input content may hold: a task list's disabled checkbox."""
+    return (attrs.get("type") == "checkbox" and "disabled" in attrs
+            and set(attrs) <= {"type", "disabled", "checked", "aria-label"})
+
+
 class Inspector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -50,6 +56,8 @@ class Inspector(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in DANGEROUS_TAGS:
             self.problems.append(f"<{tag}>")
+        if tag == "input" and not is_task_checkbox(dict(attrs)):
+            self.problems.append(f"<input {attrs}>")
         for name, value in attrs:
             if name.startswith("on") or name in DANGEROUS_ATTRIBUTES:
                 self.problems.append(f"{tag} {name}=")

@@ -84,7 +84,32 @@ def test_rep_search_finds_internal_content_and_corrects_spelling(client, make_us
     assert [r["slug"] for r in api(client, "/api/v1/search", q="zebra").json["results"]] == \
         ["internal-pricing"]
     assert api(client, "/api/v1/search", q="forcast").json["suggestion"] == "forecast"
-    assert any("pricing" in s.lower() for s in client.get("/search/suggest?q=pric").json)
+    assert any("pricing" in s["text"].lower() for s in client.get("/search/suggest?q=pric").json)
+
+
+def test_a_title_suggestion_opens_its_item_and_hidden_titles_are_never_offered(
+        client, make_user, login, make_item, library):
+    make_item("twin-a", title="Twin pricing sheet")
+    make_item("twin-b", title="Twin pricing sheet")
+    _, email = make_user("rep")
+    login(email)
+    offered = client.get("/search/suggest?q=forecast acc").json
+    assert {"text": "Forecast accuracy for the CFO", "url": "/content/forecast-accuracy"} in offered
+    assert all(set(s) == {"text", "url"} for s in offered)
+    assert {"text": "Pricing guardrails", "url": "/content/internal-pricing"} in \
+        client.get("/search/suggest?q=pricing gu").json
+    words = client.get("/search/suggest?q=pric").json
+    assert {"text": "pricing", "url": None} in words
+    # one title, two items: the suggestion searches instead of guessing
+    assert {"text": "Twin pricing sheet", "url": None} in client.get("/search/suggest?q=twin").json
+    assert client.get("/search/suggest?q=draft forecast").json == []
+
+    client.post("/logout", data={"csrf_token": page_token(client, "/account")})
+    _, champion = make_user("champion")
+    login(champion)
+    offered = client.get("/search/suggest?q=forecast acc").json
+    assert {"text": "Forecast accuracy for the CFO", "url": "/content/forecast-accuracy"} in offered
+    assert client.get("/search/suggest?q=pricing gu").json == []
 
 
 def test_stemming_finds_integration_from_integrating(client, make_user, login, library):

@@ -91,6 +91,21 @@ def test_api_json_carries_the_headers(app, rep):
         assert "no-store" in response.headers["Cache-Control"]
 
 
+def test_no_page_or_json_answer_is_kept_by_caches(app, rep):
+    """Every GET route without arguments, suggestions as you type included: what they show
+    depends on who asks."""
+    paths = [rule.rule for rule in app.url_map.iter_rules()
+             if "GET" in rule.methods and not rule.arguments]
+    assert "/search/suggest" in paths
+    for path in paths:
+        response = rep.get(path, query_string={"q": "pricing"})
+        if response.mimetype in ("text/html", "application/json"):
+            assert "no-store" in response.headers.get("Cache-Control", ""), path
+    suggested = rep.get("/search/suggest?q=pri")
+    assert suggested.is_json and suggested.get_json()
+    assert suggested.headers["Cache-Control"] == "no-store"
+
+
 def test_errors_carry_the_headers(app, client, rep):
     answers = {
         "page 404": rep.get("/content/no-such-item"),
@@ -111,6 +126,24 @@ def test_errors_carry_the_headers(app, client, rep):
 def test_hsts_on_https(app, rep):
     response = rep.get("/", base_url="https://localhost")
     assert "max-age=" in response.headers.get("Strict-Transport-Security", "")
+    assert "Strict-Transport-Security" not in rep.get("/").headers
+
+
+@pytest.mark.parametrize("trusted, hsts", [(0, False), (1, True)])
+def test_hsts_through_a_proxy_only_when_the_proxy_is_trusted(app_config, trusted, hsts):
+    proxied = create_app({**app_config, "TRUSTED_PROXIES": trusted})
+    # TLS ended at the proxy, which says so; an untrusted header is anyone's to send.
+    response = proxied.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert ("max-age=" in response.headers.get("Strict-Transport-Security", "")) is hsts
+    with proxied.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("name, value", [("TRUSTED_PROXIES", -1), ("TRUSTED_PROXIES", "two"),
+                                         ("API_TOKEN_DAYS", 0), ("API_TOKEN_DAYS", True)])
+def test_a_bad_number_setting_stops_the_start_naming_it(app_config, name, value):
+    with pytest.raises(RuntimeError, match=f"PORTAL_{name}"):
+        create_app({**app_config, name: value})
 
 
 # ---- production start-up ------------------------------------------------------------------
@@ -140,9 +173,18 @@ def test_production_refuses_from_the_environment_too(app_config, monkeypatch):
         create_app(config)
 
 
-def test_production_starts_with_a_strong_key_and_debug_off(app_config, monkeypatch):
-    monkeypatch.setenv("PORTAL_DEBUG", "true")
-    prod = create_app(production_config(app_config, SECRET_KEY=STRONG_KEY, DEBUG=True))
+@pytest.mark.parametrize("variable", ["PORTAL_DEBUG", "FLASK_DEBUG"])
+def test_production_refuses_to_start_in_debug_mode(app_config, monkeypatch, variable):
+    monkeypatch.setenv(variable, "1" if variable == "FLASK_DEBUG" else "true")
+    with pytest.raises(RuntimeError, match="debug mode"):
+        create_app(production_config(app_config, SECRET_KEY=STRONG_KEY))
+    monkeypatch.delenv(variable)
+    with pytest.raises(RuntimeError, match="debug mode"):
+        create_app(production_config(app_config, SECRET_KEY=STRONG_KEY, DEBUG=True))
+
+
+def test_production_starts_with_a_strong_key_and_debug_off(app_config):
+    prod = create_app(production_config(app_config, SECRET_KEY=STRONG_KEY))
     assert prod.debug is False
     assert prod.config["SECRET_KEY"] == STRONG_KEY
     with prod.app_context():

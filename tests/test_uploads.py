@@ -283,3 +283,52 @@ def test_a_good_file_on_a_form_refused_for_another_field_leaves_nothing_on_disk(
     assert "Choose the file again" in file_error(response.get_data(as_text=True))
     assert counts(app) == (0, 0)
     assert files_on_disk(app) == []
+
+
+CONTROL_CHARACTERS = {
+    "right-to-left override": "\u202e",
+    "C1 control NEL": "\x85",
+    "C1 control CSI": "\x9b",
+    "line separator": "\u2028",
+    "paragraph separator": "\u2029",
+    "zero-width space": "\u200b",
+    "C0 control": "\x07",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTROL_CHARACTERS))
+def test_a_download_name_keeps_no_control_characters(app, manager, case):
+    char = CONTROL_CHARACTERS[case]
+    name = f"invoice{char}fdp.exe{char}.pdf"
+    assert upload(manager, name, pdf_bytes(), slug="named").status_code == 302
+    with app.app_context():
+        stored = db.session.scalar(select(ContentItem.file_name)
+                                   .where(ContentItem.slug == "named"))
+    assert stored == "invoicefdp.exe.pdf"
+    disposition = fetch(manager, "/content/named/file").headers["Content-Disposition"]
+    assert quote(char) not in disposition and char not in disposition
+
+
+@pytest.mark.parametrize("case", sorted(CONTROL_CHARACTERS))
+def test_a_name_stored_before_names_were_cleaned_is_cleaned_on_the_way_out(app, manager, case):
+    char = CONTROL_CHARACTERS[case]
+    assert upload(manager, "deck.pdf", pdf_bytes(), slug="old-name").status_code == 302
+    with app.app_context():
+        item = db.session.scalar(select(ContentItem).where(ContentItem.slug == "old-name"))
+        item.file_name = f"deck{char}fdp.exe{char}.pdf"
+        db.session.commit()
+    disposition = fetch(manager, "/content/old-name/file").headers["Content-Disposition"]
+    assert quote(char) not in disposition and char not in disposition
+    assert "deckfdp.exe.pdf" in disposition
+
+
+def test_a_pdf_that_runs_script_is_refused_and_nothing_is_kept(app, manager):
+    from content_library.file_types import PDF_SCRIPT_MESSAGE
+    from tests.test_active_pdf import ALERT, build_pdf
+
+    response = upload(manager, "deck.pdf", build_pdf(catalog=b"/OpenAction 6 0 R",
+                                                     extra={6: ALERT}))
+    assert response.status_code == 400
+    assert file_error(response.get_data(as_text=True)) == PDF_SCRIPT_MESSAGE
+    assert counts(app) == (0, 0)
+    assert files_on_disk(app) == []

@@ -16,6 +16,7 @@ import pytest
 from pypdf import PdfWriter
 from sqlalchemy import select
 
+from content_library import visibility
 from content_library.models import ContentItem, User
 from content_library.services import items as item_service
 from content_library.services.files import store_file
@@ -137,6 +138,12 @@ def check_one_item_surfaces(client, role: str) -> None:
             assert api.get_json()["file_url"] == f"/content/{slug}/file"
             assert download.status_code == 200 and download.data.startswith(b"%PDF")
             assert preview.status_code == 200
+        elif role == "rep" and ITEMS[slug][0] == "archived":
+            # Staff are told an archived item was archived; the rest stays hidden.
+            assert page.status_code == 410 and "was archived" in page.get_data(as_text=True)
+            assert f"Body of {slug}" not in page.get_data(as_text=True)
+            assert_looks_missing(client, f"/api/v1/content/{slug}", "/api/v1/content/no-such-item")
+            assert_looks_missing(client, f"/content/{slug}/file", "/content/no-such-item/file")
         else:
             assert_looks_missing(client, f"/content/{slug}", "/content/no-such-item")
             assert_looks_missing(client, f"/api/v1/content/{slug}", "/api/v1/content/no-such-item")
@@ -165,6 +172,12 @@ def check_stage_pages(client, role: str) -> None:
 
 
 def check_api_lists(client, role: str) -> None:
+    if role == "champion":  # as on the stage pages: the playbooks are the seller's
+        for path in ("/api/v1/stages", f"/api/v1/stages/{STAGE}/content"):
+            response = client.get(path)
+            assert response.status_code == 403 and set(response.get_json()) == {
+                "error", "request_id"}, path
+        return
     for query in ("", "?stakeholder=cfo", "?vertical=healthcare"):
         response = client.get(f"/api/v1/stages/{STAGE}/content{query}")
         assert response.status_code == 200
@@ -219,6 +232,15 @@ def test_each_role_sees_exactly_what_it_may(app, as_role, role):
     check_api_lists(client, role)
     check_shared_and_library(client, role)
     check_versions(client, role)
+
+
+@pytest.mark.parametrize("role, active", [(role, True) for role in ROLES]
+                         + [("rep", False), ("auditor", True)])
+def test_search_sees_internal_items_exactly_when_the_item_pages_do(role, active):
+    person = User(role=role, active=active)
+    internal = ContentItem(status="published", audience="internal")
+    assert visibility.viewer_for(person).sees_internal is visibility.can_read(person, internal)
+    assert visibility.viewer_for(None).sees_internal is False
 
 
 def test_the_api_404_is_an_error_object(app, as_role):

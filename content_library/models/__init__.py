@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed mappings, one module per aggregate."""
 
 from .base import Base, utcnow
+from .deals import DEAL_SOURCES, OUTCOMES, CrmStageMapping, Deal, DealStageEntry
 from .items import (
     ARGUMENT_FIELDS,
     ARGUMENT_PARTS,
@@ -29,14 +30,18 @@ from .taxonomy import (
     Stakeholder,
     Vertical,
 )
+from .usage import INFLUENCE_KINDS, USAGE_KINDS, UsageEvent
 from .users import ROLE_NAMES, ROLES, ApiToken, LoginFailure, User
 
 __all__ = [
     "ARGUMENT_FIELDS",
     "ARGUMENT_PARTS",
     "AUDIENCES",
+    "DEAL_SOURCES",
     "FORECAST_CATEGORY",
+    "INFLUENCE_KINDS",
     "LIST_ARGUMENT_FIELDS",
+    "OUTCOMES",
     "PHASES",
     "PHASE_NAMES",
     "ROLES",
@@ -44,11 +49,15 @@ __all__ = [
     "STATUSES",
     "STATUS_NAMES",
     "TAG_MODELS",
+    "USAGE_KINDS",
     "ApiToken",
     "Base",
     "ContentItem",
     "ContentRequest",
     "ContentType",
+    "CrmStageMapping",
+    "Deal",
+    "DealStageEntry",
     "IndexChange",
     "ItemVersion",
     "LoginFailure",
@@ -58,6 +67,7 @@ __all__ = [
     "Stakeholder",
     "StoredFile",
     "SynonymGroup",
+    "UsageEvent",
     "User",
     "Vertical",
     "item_solutions",

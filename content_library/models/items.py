@@ -105,6 +105,12 @@ class ContentItem(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # What a manager named as taking an archived item's place: a rep who follows an old
+    # link is sent on to it. Not part of the versions: it is about the item's retirement,
+    # not its words.
+    replaced_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("content_items.id", ondelete="SET NULL"), nullable=True
+    )
 
     type: Mapped[ContentType] = relationship()
     file: Mapped[StoredFile | None] = relationship()
@@ -118,6 +124,7 @@ class ContentItem(Base):
     verticals: Mapped[list[Vertical]] = relationship(
         secondary=item_verticals, order_by=Vertical.position
     )
+    replaced_by: Mapped[ContentItem | None] = relationship(remote_side=[id])
     versions: Mapped[list[ItemVersion]] = relationship(
         back_populates="item", cascade="all, delete-orphan", order_by="ItemVersion.number"
     )

@@ -61,7 +61,10 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """Only the SHA-256 of a token is kept: the token itself is shown once."""
+    """Only the SHA-256 of a token is kept: the token itself is shown once.
+
+    A token works until it expires or is revoked; revoking is for good (a password change
+    or a deactivation revokes every token, and reactivating the person brings none back)."""
 
     __tablename__ = "api_tokens"
 
@@ -69,6 +72,7 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import (
@@ -136,10 +136,14 @@ class LibraryFilter:
     stale_only: bool = False
     page: int = 1
     per_page: int = 50
+    matching: tuple[str, ...] = ()  # slugs whose full text matches ``text``, best first
 
 
 def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[list[ItemCard], int]:
-    """Every item, every status: the managers' view. Returns one page and the total."""
+    """Every item, every status: the managers' view. Returns one page and the total.
+
+    Text finds the items whose title or slug contains it, and those the search index
+    matched on their full text (``flt.matching``), the latter first, best first."""
     stmt = select(ContentItem)
     if flt.status in STATUSES:
         stmt = stmt.where(ContentItem.status == flt.status)
@@ -151,12 +155,16 @@ def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[lis
         words = flt.text.strip()[:100]
         pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(ContentItem.title.ilike(pattern, escape="\\"),
-                              ContentItem.slug.ilike(pattern, escape="\\")))
+                              ContentItem.slug.ilike(pattern, escape="\\"),
+                              ContentItem.slug.in_(flt.matching)))
     if flt.stale_only:
         stmt = stmt.where(ContentItem.review_by < today)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    page = _with_tags(stmt.order_by(ContentItem.updated_at.desc(), ContentItem.id.desc())
-                      .offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    order = [ContentItem.updated_at.desc(), ContentItem.id.desc()]
+    if flt.text and flt.matching:
+        ranks = {slug: position for position, slug in enumerate(flt.matching)}
+        order.insert(0, case(ranks, value=ContentItem.slug, else_=len(ranks)))
+    page = _with_tags(stmt.order_by(*order).offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
     return [card(item, today) for item in session.scalars(page)], total
 
 

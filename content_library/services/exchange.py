@@ -16,7 +16,14 @@ from ..database import begin_write
 from ..errors import Invalid
 from ..models import ARGUMENT_FIELDS, TAG_MODELS, ContentItem, User
 from . import taxonomy as taxonomy_service
-from .files import DEFAULT_MAX_BYTES, discard_unreferenced, store_file, stored_path
+from .files import (
+    DEFAULT_MAX_BYTES,
+    ReceivedFile,
+    discard_unreferenced,
+    keep_file,
+    receive_file,
+    stored_path,
+)
 from .items import ItemInput, apply_item, clean_argument, validate
 
 ITEM_KEYS = (
@@ -207,6 +214,35 @@ def import_library(session: Session, path: Path, upload_dir: Path, *, actor: Use
     if problems:
         raise ImportFailed(problems)
 
+    # Checking files and reading their text is the slow part: done before the write lock.
+    received: list[ReceivedFile | None] = []
+    try:
+        for _, file_path, where in inputs:
+            received.append(_receive(upload_dir, file_path, max_bytes, problems, where))
+        if problems:
+            raise ImportFailed(problems)
+        return _write_import(session, taxonomy, inputs, received, upload_dir, actor, name,
+                             dry_run)
+    finally:
+        for file in received:
+            if file is not None:
+                file.discard()
+
+
+def _receive(upload_dir: Path, file_path: Path | None, max_bytes: int, problems: list[str],
+             where: str) -> ReceivedFile | None:
+    if file_path is None:
+        return None
+    try:
+        with file_path.open("rb") as source:
+            return receive_file(upload_dir, source, file_path.name, max_bytes)
+    except Invalid as exc:
+        problems.append(f"{where}: file: {exc.reasons['file']}")
+        return None
+
+
+def _write_import(session: Session, taxonomy: dict, inputs: list, received: list,
+                  upload_dir: Path, actor: User | None, name: str, dry_run: bool) -> ImportReport:
     report = ImportReport()
     begin_write(session)
     try:
@@ -216,14 +252,8 @@ def import_library(session: Session, path: Path, upload_dir: Path, *, actor: Use
                 if outcome != "unchanged":
                     report.taxonomy[kind] = report.taxonomy.get(kind, 0) + 1
         session.flush()
-        for data_in, file_path, where in inputs:
-            file = None
-            if file_path is not None:
-                try:
-                    with file_path.open("rb") as source:
-                        file = store_file(session, upload_dir, source, file_path.name, max_bytes)
-                except Invalid as exc:
-                    raise ImportFailed([f"{where}: file: {exc.reasons['file']}"]) from None
+        for (data_in, _, _), incoming in zip(inputs, received, strict=True):
+            file = keep_file(session, upload_dir, incoming) if incoming else None
             _, outcome = apply_item(session, data_in, actor, note=f"Imported from {name}", file=file)
             setattr(report, outcome, getattr(report, outcome) + 1)
         session.flush()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
+import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..database import begin_write
 from ..errors import Invalid
-from ..file_types import RejectedFile, extract_text, sniff, template_fields
+from ..file_types import FileKind, RejectedFile, extract_text, sniff, template_fields
 from ..models import StoredFile
 from .items import AttachedFile
 
@@ -29,25 +30,48 @@ def stored_path(upload_dir: Path, sha256: str) -> Path:
 
 def download_name(original: str, extension: str) -> str:
     """The person's own file name, tidied, with the extension of what the file really is."""
-    base = os.path.basename((original or "").replace("\\", "/"))
-    stem = re.sub(r"[\x00-\x1f\x7f]+", "", os.path.splitext(base)[0]).strip(" .") or "file"
+    base = os.path.basename(without_control_characters(original or "").replace("\\", "/"))
+    stem = os.path.splitext(base)[0].strip(" .") or "file"
     return stem[:150] + extension
+
+
+# Controls (C0, DEL, C1), invisible formatting (U+202E turns "cod.exe" around, zero-width
+# spaces hide a real extension), line and paragraph separators, lone surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def without_control_characters(name: str) -> str:
+    """A file name as it will show in a save dialog: nothing in it that moves or hides text."""
+    return "".join(ch for ch in name if unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
 
 
 def _human_size(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
 
 
-def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_name: str,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> AttachedFile:
-    """Read at most max_bytes from source, check what it is, keep it once by content hash.
+@dataclass(frozen=True)
+class ReceivedFile:
+    """An upload read, checked and read for text, waiting in a temporary file to be kept."""
 
-    Raises Invalid({"file": why}) and keeps nothing when the file is refused. Does not
-    commit: the item that carries the file commits both together.
-    """
-    upload_dir.mkdir(parents=True, exist_ok=True)
+    temporary: Path
+    sha256: str
+    size: int
+    kind: FileKind
+    text: str | None
+    template_fields: list[str]
+    name: str  # the download name
+
+    def discard(self) -> None:
+        self.temporary.unlink(missing_ok=True)
+
+
+def receive_file(upload_dir: Path, source: BinaryIO, original_name: str,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> ReceivedFile:
+    """Read at most max_bytes from source, check what it is and read its text: all the slow
+    work, done before any database lock is taken. Raises Invalid({"file": why}) and leaves
+    nothing behind when the file is refused; otherwise the caller keeps or discards it."""
     incoming = upload_dir / ".incoming"
-    incoming.mkdir(exist_ok=True)
+    incoming.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     size = 0
     fd, tmp_name = tempfile.mkstemp(dir=incoming)
@@ -64,24 +88,41 @@ def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_na
             kind = sniff(tmp)
         except RejectedFile as exc:
             raise Invalid({"file": str(exc)}) from None
-        sha = digest.hexdigest()
-        begin_write(session)
-        session.info.setdefault("new_files", set()).add(sha)
-        stored = session.scalar(select(StoredFile).where(StoredFile.sha256 == sha))
-        target = stored_path(upload_dir, sha)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-        if stored is None:
-            stored = StoredFile(
-                sha256=sha, size=size, kind=kind.kind, mime=kind.mime,
-                text=extract_text(target, kind), template_fields=template_fields(target, kind),
-            )
-            session.add(stored)
-            session.flush()
-        return AttachedFile(stored, download_name(original_name, kind.extension))
-    finally:
+        return ReceivedFile(tmp, digest.hexdigest(), size, kind, extract_text(tmp, kind),
+                            template_fields(tmp, kind), download_name(original_name, kind.extension))
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def keep_file(session: Session, upload_dir: Path, received: ReceivedFile) -> AttachedFile:
+    """Store a received file once by content hash, in the caller's write transaction. Does
+    not commit: the item that carries the file commits both together."""
+    begin_write(session)
+    session.info.setdefault("new_files", set()).add(received.sha256)
+    stored = session.scalar(select(StoredFile).where(StoredFile.sha256 == received.sha256))
+    target = stored_path(upload_dir, received.sha256)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(received.temporary, target)
+    if stored is None:
+        stored = StoredFile(sha256=received.sha256, size=received.size, kind=received.kind.kind,
+                            mime=received.kind.mime, text=received.text,
+                            template_fields=received.template_fields)
+        session.add(stored)
+        session.flush()
+    return AttachedFile(stored, received.name)
+
+
+def store_file(session: Session, upload_dir: Path, source: BinaryIO, original_name: str,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> AttachedFile:
+    """`receive_file`, then `keep_file`: the slow part outside the write lock that log-ins
+    and every other writer wait for."""
+    received = receive_file(upload_dir, source, original_name, max_bytes)
+    try:
+        return keep_file(session, upload_dir, received)
+    finally:
+        received.discard()
 
 
 def discard_unreferenced(session: Session, upload_dir: Path) -> int:

@@ -18,6 +18,7 @@ from ..models import (
     ARGUMENT_PARTS,
     AUDIENCES,
     LIST_ARGUMENT_FIELDS,
+    STATUS_NAMES,
     STATUSES,
     ContentItem,
     ContentType,
@@ -291,7 +292,11 @@ def _locked(session: Session, existing: ContentItem | None, slug: str) -> Conten
     creation) instead of reusing its number (or slug). An `existing` object may have been
     loaded before the transaction began: it is read again."""
     if existing is not None:
-        session.refresh(existing, with_for_update=True)
+        # once per transaction: a second refresh would drop what the caller set since
+        locked = session.info.setdefault("items_locked", {})
+        if locked.get(existing.id) is not session.get_transaction():
+            session.refresh(existing, with_for_update=True)
+            locked[existing.id] = session.get_transaction()
         return existing
     found = _select_locked(session, slug)
     if found is None:
@@ -305,17 +310,40 @@ def _select_locked(session: Session, slug: str) -> ContentItem | None:
                           .with_for_update().execution_options(populate_existing=True))
 
 
-def save_item(session: Session, data: ItemInput, actor: User | None, *, note: str = "",
-              expected_version: int | None = None, existing: ContentItem | None = None,
-              file=KEEP_FILE) -> tuple[ContentItem, str]:
-    begin_write(session)
+# The people who may own an item: active staff (a champion keeps nothing fresh).
+_MAY_OWN = (User.active.is_(True), User.role != "champion")
+
+
+def owner_choices(session: Session) -> list[User]:
+    return list(session.scalars(select(User).where(*_MAY_OWN).order_by(User.name, User.email)))
+
+
+def problems(session: Session, data: ItemInput, existing: ContentItem | None = None, *,
+             owner_must_have_account: bool = False) -> dict[str, str]:
+    """Every reason save_item would refuse this input, found by reading only.
+
+    `owner_must_have_account` is for people typing into the form: an import keeps owners'
+    e-mails as they are, and an owner the item already has stays acceptable."""
     errors = validate(session, data)
     slug_is_new = existing is None or data.slug != existing.slug
-    if slug_is_new:
-        hold_name(session, NEW_SLUGS)  # so that the check below stays true until the commit
     if slug_is_new and "slug" not in errors and session.scalar(
             select(ContentItem.id).where(ContentItem.slug == data.slug)):
         errors["slug"] = "Another item already uses this slug."
+    owner = (data.owner or "").strip().lower()
+    if (owner_must_have_account and owner and "owner" not in errors
+            and owner != (existing.owner_email if existing else None)
+            and session.scalar(select(User.id).where(User.email == owner, *_MAY_OWN)) is None):
+        errors["owner"] = "Choose an owner who has a staff account here."
+    return errors
+
+
+def save_item(session: Session, data: ItemInput, actor: User | None, *, note: str = "",
+              expected_version: int | None = None, existing: ContentItem | None = None,
+              file=KEEP_FILE, owner_must_have_account: bool = False) -> tuple[ContentItem, str]:
+    begin_write(session)
+    if existing is None or data.slug != existing.slug:
+        hold_name(session, NEW_SLUGS)  # so that the slug check stays true until the commit
+    errors = problems(session, data, existing, owner_must_have_account=owner_must_have_account)
     if errors:
         session.rollback()
         raise Invalid(errors)
@@ -349,9 +377,11 @@ def _fresh(session: Session, item: ContentItem) -> ContentItem:
 
 
 def change_status(session: Session, item: ContentItem, status: str, actor: User,
-                  note: str = "") -> ContentItem:
+                  note: str = "", replaced_by: str | None = None) -> ContentItem:
+    """Move an item through the workflow. Archiving may name the published item that takes
+    its place (`replaced_by`, a slug); leaving the archive forgets it."""
     _fresh(session, item)
-    if status == item.status:  # someone made the same move at the same moment
+    if status == item.status and not replaced_by:  # someone made the same move just now
         session.commit()
         return item
     if status not in TRANSITIONS.get(item.status, ()):
@@ -360,8 +390,22 @@ def change_status(session: Session, item: ContentItem, status: str, actor: User,
                                  f"to {status.replace('_', ' ')}."})
     data = replace(input_from_snapshot(snapshot(item)), status=status)
     note = note or f"{TRANSITION_VERBS[status]}"
+    replacement = None
+    if replaced_by and status == "archived":
+        replacement = session.scalar(select(ContentItem).where(ContentItem.slug == replaced_by))
+        if replacement is None or replacement is item or replacement.status != "published":
+            session.rollback()
+            raise Invalid({"replaced_by": "Choose a published item to take its place."})
+    item.replaced_by = replacement
     save_item(session, data, actor, note=note, existing=item)
     return item
+
+
+def replacement_choices(session: Session, item: ContentItem) -> list[ContentItem]:
+    """The items that may take an archived item's place: published ones, same type first."""
+    found = session.scalars(select(ContentItem).where(ContentItem.status == "published",
+                                                      ContentItem.id != item.id))
+    return sorted(found, key=lambda i: (i.type_id != item.type_id, i.title.lower()))
 
 
 def get_version(item: ContentItem, number: int) -> ItemVersion:
@@ -403,14 +447,26 @@ FIELD_LABELS = {
 }
 
 
-def _as_lines(value) -> list[str]:
+def display_names(session: Session) -> dict[str, dict[str, str]]:
+    """What a person reads instead of the slugs and e-mails a snapshot keeps, by field.
+    A tag deleted since, or an owner with no account here, shows as it was stored."""
+    names = {name: {t.slug: t.name for t in _tags(session, model).values()}
+             for name, model in TAG_FIELDS.items()}
+    names["type"] = {t.slug: t.name for t in _tags(session, ContentType).values()}
+    names["owner"] = {u.email: f"{u.name} ({u.email})" for u in session.scalars(select(User))}
+    names["status"] = dict(STATUS_NAMES)
+    names["audience"] = {"internal": "Internal: staff only", "external": "External: may reach champions"}
+    return names
+
+
+def _as_lines(value, names: dict[str, str]) -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, dict):
-        return [f"{k}: {v}" for k, v in value.items()]
-    return str(value).splitlines()
+        return [names.get(str(v), str(v)) for v in value]
+    if isinstance(value, dict):  # a file: its name is what people know it by
+        return [str(value.get("name") or "file")]
+    return [names.get(line, line) for line in str(value).splitlines()]
 
 
 def _flatten(snap: dict) -> dict:
@@ -427,14 +483,22 @@ class FieldChange:
     lines: list[tuple[str, str]]  # (" ", "+", "-") and the line
 
 
-def compare(old: dict, new: dict) -> list[FieldChange]:
-    """What changed between two snapshots, field by field, as line diffs."""
+def compare(old: dict, new: dict, names: dict[str, dict[str, str]] | None = None
+            ) -> list[FieldChange]:
+    """What changed between two snapshots, field by field, as line diffs; `names` (from
+    display_names) turns slugs and e-mails into what people call them."""
     a, b = _flatten(old), _flatten(new)
+    names = names or {}
     changes = []
     for key, label in FIELD_LABELS.items():
         if a.get(key) == b.get(key):
             continue
-        diff = difflib.ndiff(_as_lines(a.get(key)), _as_lines(b.get(key)))
-        lines = [(d[0], d[2:]) for d in diff if d[0] in " +-"]
+        field_names = names.get(key, {})
+        before, after = _as_lines(a.get(key), field_names), _as_lines(b.get(key), field_names)
+        if before == after:  # a file replaced by another of the same name
+            lines = [("-", line) for line in before] + [
+                ("+", f"{line} (another file of the same name)") for line in after]
+        else:
+            lines = [(d[0], d[2:]) for d in difflib.ndiff(before, after) if d[0] in " +-"]
         changes.append(FieldChange(key, label, lines))
     return changes

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..database import begin_write
+from ..database import SQLITE_BUSY_MS, begin_write
 from ..errors import Invalid, NotFound
 from ..models import ContentRequest, SearchLog, SynonymGroup, User, utcnow
 
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
+# A search never waits longer than this to write its log row (see log_search).
+LOG_WAIT_MS = 200
+
+_log = logging.getLogger(__name__)
 
 
 def synonym_groups(session: Session) -> list[SynonymGroup]:
@@ -49,6 +56,12 @@ def save_synonyms(session: Session, text: str, group_id: int | None = None) -> S
     if group is None:
         session.rollback()
         raise NotFound(group_id)
+    same = next((g for g in synonym_groups(session)
+                 if g.id != group.id and set(terms) <= set(g.terms)), None)
+    if same is not None:
+        session.rollback()
+        raise Invalid({"terms": "These already mean the same in an existing group: "
+                                f"{' = '.join(same.terms)}."})
     group.terms = terms
     group.updated_at = utcnow()
     session.add(group)
@@ -64,26 +77,67 @@ def delete_synonyms(session: Session, group_id: int) -> None:
     session.commit()
 
 
-def log_search(session: Session, query: str, results: int, role: str) -> None:
-    """Only what the person typed, normalised; browsing with no words is not a search."""
+def log_search(session: Session, query: str, results: int, role: str) -> bool:
+    """Only what the person typed, normalised; browsing with no words is not a search.
+
+    Best effort: the search has already been answered, so a busy database (a long write
+    elsewhere) costs this row, never the search. The row goes in on a connection of its own
+    that waits at most LOG_WAIT_MS for the write lock. Returns whether it was written.
+    """
     words = " ".join((query or "").lower().split())[:256]
     if not words:
-        return
-    begin_write(session)
-    session.add(SearchLog(query=words, results=results, role=role or "anonymous"))
-    session.commit()
+        return False
+    row = {"query": words, "results": results, "role": role or "anonymous"}
+    with session.get_bind().connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        try:
+            with connection.begin():
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={LOG_WAIT_MS}" if sqlite else
+                                           f"SET LOCAL lock_timeout = '{LOG_WAIT_MS}ms'")
+                connection.execute(insert(SearchLog).values(**row))
+            return True
+        except OperationalError as exc:
+            _log.warning("search not logged, the database is busy: %s", exc.orig)
+            return False
+        finally:
+            if sqlite:  # the connection goes back to the pool for ordinary writers
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+
+
+# What a request carries besides the rep's words: the search it followed and its filters. The
+# filters are a few tag slugs per facet; 4,000 characters of JSON is many times what any
+# search page sets, and keeps a forged form from storing megabytes.
+MAX_REQUEST_QUERY = 256
+MAX_REQUEST_MESSAGE = 2000
+MAX_REQUEST_FILTERS = 4000
+
+
+def _request_problems(query: str, filters: object, message: str) -> dict[str, str]:
+    problems = {}
+    if not message and not query.strip():
+        problems["message"] = "Say what you were looking for."
+    if len(message) > MAX_REQUEST_MESSAGE:
+        problems["message"] = f"Use at most {MAX_REQUEST_MESSAGE:,} characters."
+    if len(query) > MAX_REQUEST_QUERY:
+        problems["query"] = f"The search sent with a request has at most {MAX_REQUEST_QUERY} characters."
+    if not (isinstance(filters, dict) and all(
+            isinstance(name, str) and isinstance(values, list)
+            and all(isinstance(v, str) for v in values) for name, values in filters.items())):
+        problems["filters"] = "The search filters sent with a request must be lists of tags."
+    elif len(json.dumps(filters)) > MAX_REQUEST_FILTERS:
+        problems["filters"] = (f"The search filters sent with a request take at most "
+                               f"{MAX_REQUEST_FILTERS:,} characters.")
+    return problems
 
 
 def request_content(session: Session, user: User, query: str, filters: dict,
                     message: str) -> ContentRequest:
-    message = (message or "").strip()
-    if not message and not (query or "").strip():
-        raise Invalid({"message": "Say what you were looking for."})
-    if len(message) > 2000:
-        raise Invalid({"message": "Use at most 2,000 characters."})
+    query, message = query or "", (message or "").strip()
+    problems = _request_problems(query, filters, message)
+    if problems:
+        raise Invalid(problems)
     begin_write(session)
-    request = ContentRequest(requester_id=user.id, query=(query or "")[:256],
-                             filters={k: list(v) for k, v in filters.items()}, message=message)
+    request = ContentRequest(requester_id=user.id, query=query, filters=filters, message=message)
     session.add(request)
     session.commit()
     return request

@@ -15,7 +15,7 @@ class NewUserForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail."), Length(max=254)])
     name = StringField("Name", validators=[DataRequired("Enter the person's name."),
                                            Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
+    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False, default="rep")
     company = StringField("Company", validators=[Length(max=200)],
                           description="Champions only: the buyer's company.")
     password = PasswordField("Password", description="8 to 128 characters; not a common one.")
@@ -32,7 +32,9 @@ class EditUserForm(FlaskForm):
 
 
 class TagForm(FlaskForm):
-    slug = StringField("Slug", validators=[DataRequired("Enter a slug."), Length(max=120)])
+    slug = StringField("Slug", validators=[Optional(), Length(max=120)],
+                       description="Lowercase letters, digits and '-'. Left empty, it is made "
+                                   "from the name.")
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=200)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
     phase = SelectField("Phase", choices=choices(PHASE_NAMES.items()), validate_choice=False)

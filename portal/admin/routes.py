@@ -7,10 +7,11 @@ from content_library.errors import Invalid, NotFound
 from content_library.models import TAG_MODELS, User
 from content_library.services import taxonomy as taxonomy_service
 from content_library.services import users as user_service
+from content_library.services.items import slugify
 
 from ..access import requires, user
 from ..extensions import db
-from ..forms_errors import put_errors
+from ..forms_errors import put_errors, validate_all
 from ..library.forms import ConfirmForm
 from .forms import EditUserForm, NewUserForm, TagForm
 
@@ -28,10 +29,10 @@ def users():
 @requires("manage_users")
 def new_user():
     form = NewUserForm()
-    if form.validate_on_submit():
-        data = user_service.NewUser(email=form.email.data, name=form.name.data,
-                                    role=form.role.data, password=form.password.data or "",
-                                    company=form.company.data or "")
+    data = user_service.NewUser(email=form.email.data or "", name=form.name.data or "",
+                                role=form.role.data or "", password=form.password.data or "",
+                                company=form.company.data or "")
+    if validate_all(form, lambda: user_service.validate_new_user(db.session, data)):
         try:
             created = user_service.create_user(db.session, data)
         except Invalid as exc:
@@ -49,24 +50,40 @@ def edit_user(user_id: int):
     if person is None:
         raise NotFound(user_id)
     form = EditUserForm(obj=person if request.method == "GET" else None)
-    if form.validate_on_submit():
+    if validate_all(form, lambda: user_service.validate_edit(
+            person, name=form.name.data or "", role=form.role.data or "",
+            company=form.company.data or "", new_password=form.new_password.data or ""),
+            {"password": "new_password"}):
         if person.id == user().id and (form.role.data != "admin" or not form.active.data):
             form.role.errors = ["You cannot remove your own admin rights or deactivate yourself."]
         else:
             try:
                 user_service.update_user(db.session, person, name=form.name.data,
                                          role=form.role.data, active=form.active.data,
-                                         company=form.company.data or "")
-                if form.new_password.data:
-                    user_service.set_password(db.session, person, form.new_password.data)
+                                         company=form.company.data or "",
+                                         new_password=form.new_password.data or "")
             except Invalid as exc:
-                db.session.rollback()
                 put_errors(form, exc, {"password": "new_password"})
             else:
                 flash(f"Saved {person.name}.", "success")
                 return redirect(url_for("admin.users"))
-    return render_template("admin/user_edit.html", form=form, person=person), \
+    return render_template("admin/user_edit.html", form=form, person=person,
+                           token_form=ConfirmForm(),
+                           tokens=user_service.live_tokens(db.session, person)), \
         400 if form.errors else 200
+
+
+@bp.post("/users/<int:user_id>/tokens/revoke")
+@bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
+@requires("manage_users")
+def revoke_tokens(user_id: int, token_id: int | None = None):
+    person = db.session.get(User, user_id)
+    if person is None:
+        raise NotFound(user_id)
+    if ConfirmForm().validate_on_submit():
+        count = user_service.revoke_tokens(db.session, person, token_id)
+        flash(f"Revoked {count} API token{'s' if count != 1 else ''} of {person.name}.", "success")
+    return redirect(url_for("admin.edit_user", user_id=person.id))
 
 
 def _kind_or_404(kind: str) -> str:
@@ -84,7 +101,8 @@ def taxonomy():
 
 
 def _entry(form: TagForm, kind: str) -> dict:
-    entry = {"slug": (form.slug.data or "").strip(), "name": form.name.data or "",
+    entry = {"slug": (form.slug.data or "").strip() or slugify(form.name.data or ""),
+             "name": form.name.data or "",
              "description": form.description.data or ""}
     if kind == "stages":
         entry.update(phase=form.phase.data, buyer_goal=form.buyer_goal.data or "",

@@ -16,6 +16,7 @@ from ..access import readable_item, user
 from ..errors import error_response
 from ..extensions import csrf, db
 from ..indexing import backend
+from ..numbers import query_number
 from ..search import service as search_service
 from ..search.routes import filters_from
 
@@ -70,6 +71,7 @@ def content(slug: str):
 
 @bp.get("/stages")
 def stages():
+    visibility.require(user(), "browse_stages")
     counts = taxonomy_service.published_counts_by_stage(db.session,
                                                         visibility.published_filter(user()))
     return jsonify([
@@ -82,6 +84,7 @@ def stages():
 
 @bp.get("/stages/<slug>/content")
 def stage_content(slug: str):
+    visibility.require(user(), "browse_stages")
     stage = taxonomy_service.get_stage(db.session, slug)
     choices = catalog.taxonomy_choices(db.session)
     picked = {}
@@ -96,23 +99,10 @@ def stage_content(slug: str):
     return jsonify({"stage": stage.slug, "results": [card_json(c) for c in cards]})
 
 
-def _positive_int(name: str, default: int, upper: int) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= upper:
-        return None
-    return int(raw)
-
-
 @bp.get("/search")
 def search():
-    page = _positive_int("page", 1, 10_000)
-    per_page = _positive_int("per_page", 20, 100)
-    if page is None:
-        return error_response(400, "page must be a whole number from 1.")
-    if per_page is None:
-        return error_response(400, "per_page must be a whole number from 1 to 100.")
+    page = query_number("page", default=1, low=1, high=10_000)
+    per_page = query_number("per_page", default=20, low=1, high=100)
     found = search_service.search(db.session, backend(), user(), request.args.get("q", ""),
                                   filters_from(request.args), page=page, per_page=per_page)
     by_slug = {f.card.slug: f for f in found.found}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from content_library.errors import Invalid
@@ -34,6 +34,10 @@ def login():
         except user_service.Throttled as exc:
             form.password.errors = [str(exc)]
             status, headers = 429, {"Retry-After": str(exc.retry_after)}
+        except user_service.AccountInactive:
+            form.password.errors = ["This account is inactive: ask an administrator to "
+                                    "reactivate it."]
+            status = 403
         else:
             if user is None:
                 form.password.errors = ["That e-mail and password do not match an account."]
@@ -75,7 +79,10 @@ def account():
             session.clear()
             flash("Password changed: log in again with the new one.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/account.html", form=form, token_form=LogoutForm()), \
+    me = current_user._get_current_object()
+    return render_template("auth/account.html", form=form, token_form=LogoutForm(),
+                           tokens=user_service.live_tokens(db.session, me),
+                           token_days=current_app.config["API_TOKEN_DAYS"]), \
         400 if form.errors else 200
 
 
@@ -86,5 +93,17 @@ def new_token():
     form = LogoutForm()
     if not form.validate_on_submit():
         return redirect(url_for("auth.account"))
-    token = user_service.issue_token(db.session, current_user.email)
+    token = user_service.issue_token(db.session, current_user.email,
+                                     current_app.config["API_TOKEN_DAYS"])
     return render_template("auth/token.html", token=token)
+
+
+@bp.post("/account/tokens/revoke")
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_tokens(token_id: int | None = None):
+    if LogoutForm().validate_on_submit():
+        count = user_service.revoke_tokens(db.session, current_user._get_current_object(),
+                                           token_id)
+        flash(f"Revoked {count} API token{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for("auth.account"))

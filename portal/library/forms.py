@@ -5,7 +5,6 @@ from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
-    EmailField,
     HiddenField,
     RadioField,
     SelectField,
@@ -46,8 +45,8 @@ class ItemForm(FlaskForm):
     stakeholders = CheckboxList("Stakeholders", description="None: for every stakeholder.")
     solutions = CheckboxList("Solutions", description="None: for every solution.")
     verticals = CheckboxList("Verticals", description="None: for every vertical.")
-    owner = EmailField("Owner", validators=[Optional(), Length(max=254)],
-                       description="The e-mail of whoever keeps this item fresh.")
+    owner = SelectField("Owner", validate_choice=False,
+                        description="Whoever keeps this item fresh.")
     review_by = DateField("Review by", validators=[Optional()],
                           description="After this date the item is marked stale.")
     body = TextAreaField("Body (Markdown)")
@@ -66,7 +65,10 @@ for _name, _heading, _is_list in ARGUMENT_PARTS:
 
 class StatusForm(FlaskForm):
     status = HiddenField(validators=[DataRequired()])
-    note = StringField("Note", validators=[Length(max=500)])
+    note = StringField("Note", validators=[Length(max=500)],
+                       description="Why: shown in the history.")
+    replaced_by = SelectField("Replaced by", validate_choice=False,
+                              description="Reps who open this item through an old link are pointed to it.")
 
 
 class ConfirmForm(FlaskForm):

@@ -26,7 +26,10 @@ from ..access import readable_item, requires, user
 from ..downloads import attachment
 from ..extensions import db
 from ..form_choices import choices as as_choices
-from ..forms_errors import put_errors
+from ..forms_errors import expired, put_errors
+from ..indexing import backend
+from ..numbers import LARGEST_ID, page_number, whole_number
+from ..search import service as search_service
 from .forms import ConfirmForm, ItemForm, StatusForm
 
 bp = Blueprint("library", __name__)
@@ -42,14 +45,33 @@ def champion_home():
 @bp.get("/content/<slug>")
 @login_required
 def item(slug: str):
-    found = readable_item(slug)
+    try:
+        found = readable_item(slug)
+    except NotFound:
+        return _archived_notice(slug)
     return render_template(
         "library/item.html", item=found, body_html=markdown_to_html(found.body),
         parts=ARGUMENT_PARTS, today=date.today(),
         can_manage=visibility.may(user(), "manage_content"),
         status_form=StatusForm(), transitions=item_service.TRANSITIONS[found.status],
         verbs=item_service.TRANSITION_VERBS, status_names=STATUS_NAMES,
+        confirmed_moves=CONFIRMED_MOVES,
     )
+
+
+def _archived_notice(slug: str):
+    """A rep who follows an old link learns the item was archived, and what replaced it;
+    anyone else gets the same 404 as for an item that never existed."""
+    try:
+        gone = item_service.get_item(db.session, slug)
+    except NotFound:
+        gone = None
+    if not visibility.archived_notice(user(), gone):
+        raise NotFound(slug)
+    replacement = gone.replaced_by
+    if replacement is not None and not visibility.can_read(user(), replacement):
+        replacement = None
+    return render_template("library/archived.html", item=gone, replacement=replacement), 410
 
 
 @bp.get("/content/<slug>/file")
@@ -69,7 +91,13 @@ def _lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _fill_choices(form: ItemForm) -> None:
+def _fill_choices(form: ItemForm, found=None) -> None:
+    owners = [("", "Nobody yet")] + [(u.email, f"{u.name} ({u.email})")
+                                     for u in item_service.owner_choices(db.session)]
+    if found is not None and found.owner_email and found.owner_email not in dict(owners):
+        # An imported owner without an account here stays until someone picks another.
+        owners.append((found.owner_email, f"{found.owner_email} (no account here)"))
+    form.owner.choices = as_choices(owners)
     choices = catalog.taxonomy_choices(db.session)
     form.type.choices = as_choices([("", "Choose a type…")] + [(t.slug, t.name)
                                                                for t in choices["content_types"]])
@@ -115,22 +143,41 @@ def _uploaded_file(form: ItemForm):
                       upload.filename, int(current_app.config["MAX_UPLOAD_BYTES"]))
 
 
+_ARGUMENT_FIELDS = {f"argument.{n}": f"argument_{n}" for n, _, _ in ARGUMENT_PARTS}
+
+
+def _refuse(form: ItemForm, reasons: dict[str, str]) -> None:
+    db.session.rollback()
+    discard_unreferenced(db.session, Path(current_app.config["UPLOAD_DIR"]))
+    put_errors(form, Invalid(reasons), _ARGUMENT_FIELDS)
+    if form.file.data and getattr(form.file.data, "filename", "") and not form.file.errors:
+        form.file.errors = ["Choose the file again: files are not kept when a form is refused."]
+
+
 def _save(form: ItemForm, existing=None):
-    """Validate, store the upload, save; on a refusal put the reasons beside the fields."""
+    """Check the fields, the service's rules and the upload together, so a refused form
+    lists every problem at once; save only when all pass."""
+    form_ok = form.validate()
+    if expired(form):
+        return None
+    data = _input(form)
+    reasons = item_service.problems(db.session, data, existing, owner_must_have_account=True)
     try:
         file = _uploaded_file(form)
-        if file is None:
-            file = None if (existing is not None and form.remove_file.data) else item_service.KEEP_FILE
-        expected = int(form.version.data) if (form.version.data or "").isdigit() else None
-        saved, outcome = item_service.save_item(
-            db.session, _input(form), user(), note=form.note.data or "",
-            expected_version=expected, existing=existing, file=file)
     except Invalid as exc:
-        db.session.rollback()
-        discard_unreferenced(db.session, Path(current_app.config["UPLOAD_DIR"]))
-        put_errors(form, exc, {f"argument.{n}": f"argument_{n}" for n, _, _ in ARGUMENT_PARTS})
-        if form.file.data and getattr(form.file.data, "filename", "") and "file" not in exc.reasons:
-            form.file.errors = ["Choose the file again: files are not kept when a form is refused."]
+        reasons.update(exc.reasons)
+    if not form_ok or reasons:
+        _refuse(form, reasons)
+        return None
+    if file is None:
+        file = None if (existing is not None and form.remove_file.data) else item_service.KEEP_FILE
+    expected = whole_number(form.version.data, 0, LARGEST_ID)
+    try:
+        saved, outcome = item_service.save_item(
+            db.session, data, user(), note=form.note.data or "", expected_version=expected,
+            existing=existing, file=file, owner_must_have_account=True)
+    except Invalid as exc:
+        _refuse(form, exc.reasons)
         return None
     except Conflict as exc:
         db.session.rollback()
@@ -148,7 +195,7 @@ def _save(form: ItemForm, existing=None):
 def new_item():
     form = ItemForm()
     _fill_choices(form)
-    if form.validate_on_submit():
+    if form.is_submitted():
         result = _save(form)
         if result:
             flash(f"Created “{result[0].title}”.", "success")
@@ -162,10 +209,10 @@ def new_item():
 def edit_item(slug: str):
     found = readable_item(slug)
     form = ItemForm()
-    _fill_choices(form)
+    _fill_choices(form, found)
     if request.method == "GET":
         _fill_from_item(form, found)
-    elif form.validate_on_submit():
+    else:
         result = _save(form, existing=found)
         if result:
             saved, outcome = result
@@ -176,16 +223,48 @@ def edit_item(slug: str):
     return render_template("library/edit.html", form=form, item=found), status
 
 
+# Moves that change what reps and champions see are confirmed on a page of their own.
+CONFIRMED_MOVES = ("published", "archived")
+
+
+def _status_form(found, target: str) -> StatusForm:
+    form = StatusForm(status=target)
+    form.replaced_by.choices = as_choices(
+        [("", "Nothing: it is simply withdrawn")]
+        + [(i.slug, i.title) for i in item_service.replacement_choices(db.session, found)])
+    return form
+
+
+def _confirm_page(found, form: StatusForm, status: int = 200):
+    return render_template("library/confirm_status.html", item=found, form=form,
+                           target=form.status.data, verbs=item_service.TRANSITION_VERBS), status
+
+
+@bp.get("/content/<slug>/status/<target>")
+@requires("manage_content")
+def confirm_status(slug: str, target: str):
+    found = readable_item(slug)
+    if target not in CONFIRMED_MOVES or target not in item_service.TRANSITIONS[found.status]:
+        return redirect(url_for("library.item", slug=found.slug))
+    form = _status_form(found, target)
+    form.replaced_by.data = found.replaced_by.slug if found.replaced_by else ""
+    return _confirm_page(found, form)
+
+
 @bp.post("/content/<slug>/status")
 @requires("manage_content")
 def change_status(slug: str):
     found = readable_item(slug)
-    form = StatusForm()
+    form = _status_form(found, request.form.get("status", ""))
     if form.validate_on_submit():
         try:
-            item_service.change_status(db.session, found, form.status.data, user(), form.note.data or "")
+            item_service.change_status(db.session, found, form.status.data, user(),
+                                       form.note.data or "", form.replaced_by.data or None)
         except Invalid as exc:
             db.session.rollback()
+            if form.status.data in CONFIRMED_MOVES:
+                put_errors(form, exc)
+                return _confirm_page(found, form, 400)
             flash(next(iter(exc.reasons.values())), "error")
         except Conflict as exc:
             db.session.rollback()
@@ -198,12 +277,13 @@ def change_status(slug: str):
 @bp.get("/library")
 @requires("view_library")
 def library():
-    page = request.args.get("page", "1")
+    text = request.args.get("q", "")
     flt = catalog.LibraryFilter(
         status=request.args.get("status") or None, type=request.args.get("type") or None,
-        stage=request.args.get("stage") or None, text=request.args.get("q", ""),
+        stage=request.args.get("stage") or None, text=text,
+        matching=search_service.library_matches(db.session, backend(), text),
         stale_only=request.args.get("stale") == "1",
-        page=int(page) if page.isdigit() and 0 < int(page) < 10_000 else 1,
+        page=page_number(request.args.get("page"), last=9_999),
     )
     cards, total = catalog.library_page(db.session, flt, date.today())
     pages = max(1, -(-total // flt.per_page))
@@ -224,10 +304,26 @@ def versions(slug: str):
 def version(slug: str, number: int):
     found = readable_item(slug)
     old = item_service.get_version(found, number)
-    changes = item_service.compare(old.snapshot, item_service.snapshot(found))
+    changes = item_service.compare(old.snapshot, item_service.snapshot(found),
+                                   item_service.display_names(db.session))
     return render_template("library/version.html", item=found, version=old, changes=changes,
                            parts=ARGUMENT_PARTS, form=ConfirmForm(),
                            body_html=markdown_to_html(old.snapshot.get("body", "")))
+
+
+@bp.get("/content/<slug>/versions/compare")
+@requires("view_versions")
+def compare_versions(slug: str):
+    found = readable_item(slug)
+    picked = sorted({request.args.get(k, type=int) for k in ("from", "to")} - {None})
+    if len(picked) != 2:
+        flash("Pick two different versions to compare.", "error")
+        return redirect(url_for("library.versions", slug=found.slug))
+    older, newer = (item_service.get_version(found, n) for n in picked)
+    changes = item_service.compare(older.snapshot, newer.snapshot,
+                                   item_service.display_names(db.session))
+    return render_template("library/compare.html", item=found, older=older, newer=newer,
+                           changes=changes)
 
 
 @bp.post("/content/<slug>/versions/<int:number>/restore")

@@ -8,6 +8,7 @@ from flask_login import login_required
 from content_library.errors import Invalid
 from content_library.services import search_words
 
+from .. import numbers
 from ..access import requires, user
 from ..extensions import db
 from ..forms_errors import put_errors
@@ -24,7 +25,7 @@ def filters_from(args) -> dict[str, tuple[str, ...]]:
 
 
 def page_number(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and 0 < int(value) <= 500 else 1
+    return numbers.page_number(value, last=500)
 
 
 @bp.get("/search")
@@ -43,29 +44,34 @@ def results():
 @bp.get("/search/suggest")
 @login_required
 def suggest():
-    return jsonify(service.suggestions(backend(), user(), request.args.get("q", "")))
+    found = service.suggestions(db.session, backend(), user(), request.args.get("q", ""))
+    return jsonify([{"text": s.text, "url": url_for("library.item", slug=s.slug) if s.slug else None}
+                    for s in found])
 
 
 @bp.post("/search/request")
 @requires("browse_stages")
 def ask_marketing():
-    form = ContentRequestForm()
+    # The page's text fields only: a file part or a JSON body would hand them something else.
+    form = ContentRequestForm(formdata=request.form)
+    # The words the search ran on (it reads no more than its first MAX_QUERY characters).
+    query = (form.query.data or "")[:service.MAX_QUERY]
     if form.validate_on_submit():
         try:
             filters = json.loads(form.filters.data or "{}")
-            if not isinstance(filters, dict):
-                filters = {}
         except ValueError:
-            filters = {}
+            filters = None  # refused by the service, in words
         try:
-            search_words.request_content(db.session, user(), form.query.data or "",
-                                         {k: v for k, v in filters.items() if isinstance(v, list)},
+            search_words.request_content(db.session, user(), query, filters,
                                          form.message.data or "")
         except Invalid as exc:
-            flash(next(iter(exc.reasons.values())), "error")
+            for reason in exc.reasons.values():
+                flash(reason, "error")
         else:
             flash("Thanks: marketing sees your request in their list.", "success")
-    return redirect(url_for("search.results", q=form.query.data or ""))
+    for errors in form.errors.values():
+        flash(errors[0], "error")
+    return redirect(url_for("search.results", q=query))
 
 
 @bp.route("/admin/synonyms", methods=["GET", "POST"])

@@ -148,8 +148,34 @@ def _named_facets(session: Session, result: SearchResult,
     return named
 
 
-def suggestions(backend, user: User, prefix: str, limit: int = 8) -> list[str]:
+def library_matches(session: Session, backend, text: str) -> tuple[str, ...]:
+    """Slugs of items of every status whose full text matches ``text``, best first: for
+    the managers' library only (it applies no visibility)."""
+    text = (text or "").strip()[:MAX_QUERY]
+    if not text:
+        return ()
+    return tuple(backend.find_any_status(text, synonym_table(session)))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    slug: str | None  # set for an item's title: picking it opens the item
+
+
+def suggestions(session: Session, backend, user: User, prefix: str, limit: int = 8) -> list[Suggestion]:
+    """Completions of what the user is typing; a title the database says they may read
+    (the index may lag a change by a moment) carries its item's slug."""
     prefix = (prefix or "").strip()[:64]
     if len(prefix) < 2:
         return []
-    return backend.suggest(prefix, visibility.viewer_for(user), limit)
+    texts = backend.suggest(prefix, visibility.viewer_for(user), limit)
+    slugs: dict[str, list[str]] = {}
+    if texts:
+        rows = session.execute(select(ContentItem.title, ContentItem.slug).where(
+            ContentItem.title.in_(texts), visibility.published_filter(user)))
+        for title, slug in rows:
+            slugs.setdefault(title, []).append(slug)
+    # two items with one title: the search for it shows both
+    return [Suggestion(text, found[0] if len(found := slugs.get(text, [])) == 1 else None)
+            for text in texts]

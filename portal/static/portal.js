@@ -69,36 +69,50 @@
   });
 })();
 
-// Suggestions as you type: an ARIA combobox over the search box.
+// Suggestions as you type: an ARIA combobox over the search box. Each suggestion is
+// {text, url}: a title comes with its item's url and picking it opens the item; any
+// other suggestion is searched for.
 (function () {
   "use strict";
   var box = document.getElementById("search-box");
   var list = document.getElementById("search-suggestions");
   if (!box || !list) return;
   var url = box.getAttribute("data-suggest-url");
-  var timer = null, active = -1, last = "";
+  var timer = null, active = -1, last = "", shown = [];
 
   function close() {
-    list.hidden = true; list.innerHTML = ""; active = -1;
+    list.hidden = true; list.innerHTML = ""; active = -1; shown = [];
     box.setAttribute("aria-expanded", "false"); box.removeAttribute("aria-activedescendant");
   }
-  function choose(text) { box.value = text; close(); box.form.submit(); }
+  function choose(suggestion) {
+    box.value = suggestion.text; close();
+    if (suggestion.url) window.location.assign(suggestion.url);
+    else box.form.submit();
+  }
   function highlight(index) {
     var options = list.querySelectorAll("[role=option]");
     options.forEach(function (o, i) { o.setAttribute("aria-selected", i === index ? "true" : "false"); });
     active = index;
     if (index >= 0) box.setAttribute("aria-activedescendant", options[index].id);
   }
-  function show(words) {
+  function show(suggestions) {
     list.innerHTML = "";
-    words.forEach(function (word, i) {
+    shown = suggestions;
+    suggestions.forEach(function (suggestion, i) {
       var li = document.createElement("li");
-      li.id = "suggestion-" + i; li.setAttribute("role", "option"); li.textContent = word;
-      li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(word); });
+      li.id = "suggestion-" + i; li.setAttribute("role", "option");
+      li.textContent = suggestion.text;
+      if (suggestion.url) {
+        li.setAttribute("data-url", suggestion.url);
+        var hint = document.createElement("span");
+        hint.className = "muted"; hint.textContent = " · open";
+        li.appendChild(hint);
+      }
+      li.addEventListener("mousedown", function (e) { e.preventDefault(); choose(suggestion); });
       list.appendChild(li);
     });
-    list.hidden = words.length === 0;
-    box.setAttribute("aria-expanded", words.length ? "true" : "false");
+    list.hidden = suggestions.length === 0;
+    box.setAttribute("aria-expanded", suggestions.length ? "true" : "false");
     active = -1;
   }
   box.addEventListener("input", function () {
@@ -110,18 +124,17 @@
       last = text;
       fetch(url + "?q=" + encodeURIComponent(text), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : []; })
-        .then(function (words) { if (box.value.trim() === text) show(words); })
+        .then(function (found) { if (box.value.trim() === text) show(found); })
         .catch(close);
     }, 120);
   });
   box.addEventListener("keydown", function (event) {
-    var count = list.querySelectorAll("[role=option]").length;
+    var count = shown.length;
     if (list.hidden || !count) return;
     if (event.key === "ArrowDown") { event.preventDefault(); highlight((active + 1) % count); }
     else if (event.key === "ArrowUp") { event.preventDefault(); highlight((active - 1 + count) % count); }
-    else if (event.key === "Enter" && active >= 0) {
-      event.preventDefault(); choose(list.querySelectorAll("[role=option]")[active].textContent);
-    } else if (event.key === "Escape") { close(); }
+    else if (event.key === "Enter" && active >= 0) { event.preventDefault(); choose(shown[active]); }
+    else if (event.key === "Escape") { close(); }
   });
   box.addEventListener("blur", function () { setTimeout(close, 150); });
 })();
