@@ -88,9 +88,9 @@ def refresh_items(app: Flask, slugs, *, retries: int = 3) -> bool:
     """Bring these items in the index to what the database holds now; False when the
     index was busy (then it is retried in the background)."""
     slugs = list(slugs)
-    done = _in_own_session(app, lambda feed: refresh(backend(app), feed, slugs) or 1, retries,
+    done = _in_own_session(app, lambda feed: refresh(backend(app), feed, slugs), retries,
                            lambda left: refresh_items(app, slugs, retries=left))
-    return bool(done)
+    return done == len(slugs)
 
 
 def _hide_before_commit(app: Flask, session: Session) -> None:

@@ -59,8 +59,8 @@ def drain(backend, feed: Feed, batch: int = 1000) -> int:
     return touched
 
 
-def refresh(backend, feed: Feed, slugs: Iterable[str]) -> None:
-    """Bring these items in the index to what the database holds now."""
+def refresh(backend, feed: Feed, slugs: Iterable[str]) -> int:
+    """Bring these items in the index to what the database holds now; returns how many."""
     slugs = list(slugs)
     for start in range(0, len(slugs), 500):
         def read(chunk=slugs[start:start + 500]) -> tuple[list[SearchableItem], list[str]]:
@@ -68,6 +68,7 @@ def refresh(backend, feed: Feed, slugs: Iterable[str]) -> None:
             return as_stored(feed, chunk)
 
         backend.update(read)
+    return len(slugs)
 
 
 def rebuild(backend, feed: Feed) -> int:
