@@ -106,8 +106,8 @@ OLE_MESSAGE = (
     "itself, or a picture of it, and save again."
 )
 DDE_MESSAGE = (
-    "Word files with DDE fields, which can start programs, are not accepted: remove the field "
-    "and save again."
+    "Office files with DDE fields or formulas, which can start programs, are not accepted: "
+    "remove them and save again."
 )
 ALTCHUNK_MESSAGE = (
     "Word files that pull in other documents (altChunk) are not accepted: open the file in "
@@ -118,7 +118,8 @@ EXTERNAL_LINK_MESSAGE = (
     "(or paste values) and save again."
 )
 TOO_LARGE_TO_CHECK_MESSAGE = (
-    "This Word file has more text markup than we can check: split it into smaller files."
+    "This Office file has more content than we can check for fields and formulas that run "
+    "programs: split it into smaller files."
 )
 
 _PDF_FIX = "print it to a new PDF (Print, then Save as PDF) and upload that."
@@ -417,6 +418,14 @@ def _objects_in_stream(stream_object: Any, reader: Any) -> Iterator[Any]:
         yield read_object(body, reader)
 
 
+def _is_script_link(value: object) -> bool:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    # Browsers ignore control characters and spaces inside a scheme: "java\tscript:" runs.
+    letters = "".join(ch for ch in str(value) if ch > " ").lower()
+    return letters.startswith(("javascript:", "vbscript:"))
+
+
 class _PdfCheck:
     """Looks through one object's direct contents for what `_PDF_KEYS` and `_PDF_NAMES` name.
 
@@ -448,6 +457,8 @@ class _PdfCheck:
                         raise RejectedFile(_PDF_KEYS[key])
                     if key in _PDF_NAME_KEYS and isinstance(value, str) and value in _PDF_NAMES:
                         raise RejectedFile(_PDF_NAMES[value])
+                    if key == "/URI" and _is_script_link(value):
+                        raise RejectedFile(PDF_SCRIPT_MESSAGE)
                     pending.append(value)
             elif isinstance(node, ArrayObject):
                 pending.extend(list.__iter__(node))
@@ -643,6 +654,8 @@ _WEB = ("https://", "http://")
 _FIELD_ELEMENTS = frozenset(
     f"{namespace} {local}" for namespace in _WORD_NS for local in ("fldSimple", "instrText", "fldChar")
 )
+_FORMULA_ELEMENTS = frozenset(f"{namespace} f" for namespace in _SHEET_NS)
+_QUOTED_TEXT = re.compile(r'"[^"]*"')
 _DDE_FIELD = re.compile(r"\A\s*DDE(?:AUTO)?\b", re.IGNORECASE)
 
 
@@ -657,7 +670,13 @@ def _check_active_content(zf: zipfile.ZipFile, package: _Package) -> None:
     deadline = time.monotonic() + OFFICE_CHECK_SECONDS
     _check_relationships(zf, package)
     if package.kind == "docx":
-        _check_field_codes(zf, package, deadline)
+        parts = [name for part, name in package.names.items()
+                 if package.content_type(part).startswith(_CT_WORD_PREFIX)]
+        _scan_parts(zf, parts, _FieldCodeScanner, deadline)
+    elif package.kind == "xlsx":
+        parts = [name for part, name in package.names.items()
+                 if package.content_type(part) == _CT_WORKSHEET]
+        _scan_parts(zf, parts, _FormulaScanner, deadline)
 
 
 def _check_relationships(zf: zipfile.ZipFile, package: _Package) -> None:
@@ -696,21 +715,21 @@ def _relationship_refusal(rel: Element, source: str, package: _Package) -> str |
     return EXTERNAL_LINK_MESSAGE  # frames, subdocuments, files on a share (\\host\...)
 
 
-def _check_field_codes(zf: zipfile.ZipFile, package: _Package, deadline: float) -> None:
-    """Every field code of every Word part, fldSimple and instrText alike, read in full."""
-    parts = [name for part, name in package.names.items()
-             if package.content_type(part).startswith(_CT_WORD_PREFIX)]
+def _scan_parts(zf: zipfile.ZipFile, parts: list[str], scanner: type[_ExpatScanner],
+                deadline: float) -> None:
+    """Read every byte of these parts with a fresh scanner each: too much is refused, since
+    what is not read is not checked."""
     if sum(zf.getinfo(part).file_size for part in parts) > MAX_FIELD_SCAN_BYTES:
         raise RejectedFile(TOO_LARGE_TO_CHECK_MESSAGE)
     for part in parts:
-        scanner = _FieldCodeScanner()
+        parser = scanner().parser
         try:
             with zf.open(part) as stream:
                 while chunk := stream.read(1 << 20):
                     if time.monotonic() > deadline:
                         raise RejectedFile(TOO_LARGE_TO_CHECK_MESSAGE)
-                    scanner.parser.Parse(chunk, False)
-                scanner.parser.Parse(b"", True)
+                    parser.Parse(chunk, False)
+                parser.Parse(b"", True)
         except expat.ExpatError as exc:
             raise RejectedFile(DAMAGED_MESSAGE) from exc
 
@@ -719,13 +738,9 @@ def _refuse_declarations(*_args: object) -> None:
     raise RejectedFile(DAMAGED_MESSAGE)
 
 
-class _FieldCodeScanner:
-    """A bare expat parser (this pass reads every byte, and SAX costs five times as much)
-    that refuses any DTD, as defusedxml does, and looks only at field codes.
-
-    Complex fields nest: each `begin` opens a code that gathers instrText until its
-    `separate` or `end`; each is checked at those points, and whenever it grows long.
-    """
+class _ExpatScanner:
+    """A bare expat parser (these passes read every byte, and SAX costs five times as much)
+    that refuses any DTD, as defusedxml does; subclasses look at the few elements they need."""
 
     def __init__(self) -> None:
         self.parser = expat.ParserCreate(namespace_separator=" ")
@@ -735,6 +750,43 @@ class _FieldCodeScanner:
         self.parser.ExternalEntityRefHandler = _refuse_declarations
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def end(self, name: str) -> None:
+        raise NotImplementedError
+
+
+class _FormulaScanner(_ExpatScanner):
+    """Cell formulas: `app|topic!item` is a DDE call (`cmd|' /C calc'!A0`); a `|` appears
+    in no other formula syntax outside quoted text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.formula: list[str] = []
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        if name in _FORMULA_ELEMENTS:
+            self.formula = []
+            self.parser.CharacterDataHandler = self.formula.append
+
+    def end(self, name: str) -> None:
+        if name in _FORMULA_ELEMENTS:
+            self.parser.CharacterDataHandler = None
+            if "|" in _QUOTED_TEXT.sub("", "".join(self.formula)):
+                raise RejectedFile(DDE_MESSAGE)
+
+
+class _FieldCodeScanner(_ExpatScanner):
+    """Word field codes, fldSimple and instrText alike.
+
+    Complex fields nest: each `begin` opens a code that gathers instrText until its
+    `separate` or `end`; each is checked at those points, and whenever it grows long.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
         self.codes: list[list[str]] = [[]]  # the bottom one gathers instrText outside fields
 
     def start(self, name: str, attrs: dict[str, str]) -> None:

@@ -29,6 +29,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Told that an archived item was archived (and what replaced it) rather than a bare 404.
     # Never a champion: to them an archived item must look like one that never existed.
     "see_archived_notice": STAFF_ROLES,
+    # Deals are the seller's business: a champion never sees one, not even its name.
+    "use_in_deal": STAFF_ROLES,
+    "manage_deals": MANAGE_ROLES,  # import CRM exports, map CRM stage names
+    "request_content": STAFF_ROLES,
+    "answer_requests": MANAGE_ROLES,  # accept, decline or complete content requests
 }
 
 

@@ -80,6 +80,8 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     indexing.init_app(app)
+    from . import ranking  # search's usage boost kept current (docs/analytics.md)
+    ranking.init_app(app)
     views.init_app(app)
     cli.init_app(app)
     return app

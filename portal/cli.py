@@ -47,10 +47,11 @@ def demo_load(if_empty: bool):
         click.echo("library already has content: demo not loaded")
         return
     try:
-        created, report = demo_service.load_demo(db.session, _upload_dir())
+        created, report, told = demo_service.load_demo(db.session, _upload_dir())
     except Invalid as exc:
         _fail(str(exc))
     click.echo(f"demo users created: {created}; items {report.line()}")
+    click.echo("demo story: " + (told.line() if told else "already loaded"))
 
 
 @demo_group.command("users", help="Print the demo log-ins.")
@@ -124,6 +125,16 @@ def index_check(repair: bool, quiet: bool):
         click.echo("run `index check --repair` to fix this")
 
 
+@index_group.command("refresh-ranking",
+                     help="Re-index the items whose usage score moved (search's usage boost).")
+@with_appcontext
+def index_refresh_ranking():
+    from .ranking import refresh_ranking
+
+    moved = refresh_ranking(current_app._get_current_object(), limit=None)
+    click.echo(f"usage ranking: {moved} items re-indexed")
+
+
 @click.group("users", help="People and API tokens.")
 def users_group():
     pass
@@ -179,6 +190,7 @@ def setup(ctx: click.Context):
 
     upgrade()
     ctx.invoke(demo_load, if_empty=True)
+    ctx.invoke(index_refresh_ranking)
     ctx.invoke(index_check, repair=True, quiet=True)
     ctx.invoke(demo_users)
 

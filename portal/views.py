@@ -18,12 +18,17 @@ from .library.forms import ConfirmForm
 def init_app(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .api.routes import bp as api_bp
+    from .deals.routes import bp as deals_bp
+    from .deals.routes import init_templates as init_deal_templates
     from .library.routes import bp as library_bp
+    from .requests.routes import bp as requests_bp
     from .search.routes import bp as search_bp
     from .stages.routes import bp as stages_bp
 
-    for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp):
+    for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp, deals_bp,
+               requests_bp):
         app.register_blueprint(bp)
+    init_deal_templates(app)
 
     @app.context_processor
     def _layout():

@@ -93,11 +93,14 @@ class Hit:
 
     ``highlight`` contains no markup but ``<mark>``/``</mark>``; everything
     else is escaped. It is built from the item's title or summary only.
+    ``missing`` names the words or phrases, as typed, that the item lacks:
+    empty unless it is one of the items matching only some of them.
     """
 
     slug: str
     score: float
     highlight: str
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,12 +112,32 @@ class SearchResult:
     facet's own selection (so a rep can widen a choice) but honour every
     other facet's selection. ``suggestion`` is a corrected query text that
     has results, or ``None``.
+
+    ``match`` is ``"all"`` when every result has every word or phrase typed,
+    or ``"some"`` when fewer than a page did and the items having only some of
+    them follow, most words first (see :func:`some_words_follow`); ``total``
+    and ``facets`` then count both kinds. ``all_words`` counts the results
+    having every word.
     """
 
     total: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]]
     suggestion: str | None = None
+    match: str = "all"
+    all_words: int = 0
+
+
+def some_words_follow(units: int, all_words: int, per_page: int) -> bool:
+    """Whether items matching only some of the words follow those matching all of
+    them, as a web search engine does: when more than one word or phrase was typed
+    (stop words aside) and fewer than a page of items has them all."""
+    return units > 1 and all_words < per_page
+
+
+def missing_words(labels: Iterable[tuple[str, ...]], found: Iterable[bool]) -> tuple[str, ...]:
+    """The words or phrases, as typed, of each unit a result lacks."""
+    return tuple(label for unit, has in zip(labels, found, strict=True) if not has for label in unit)
 
 
 class SearchBackend(ABC):

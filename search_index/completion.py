@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .query_text import ParsedText, Word, parse
+from .query_text import ParsedText, Word, analyse_word, parse
 
 #: Lexicon words starting with the typed stub that one completion may check, most
 #: frequent first: each costs a phrase lookup.
@@ -59,6 +59,17 @@ def typed(text: str) -> Typed | None:
     if len(stub) < 2:
         return None
     return Typed(head=text[:cut], stub=stub, context=parse(text[:cut]))
+
+
+def one_spelling_per_term(words: list[str]) -> dict[str, str]:
+    """Term -> the first of ``words`` (most frequent first) with that term: "forecast",
+    "forecasts" and "forecasting" would each complete into the same phrase."""
+    chosen: dict[str, str] = {}
+    for word in words:
+        term = analyse_word(word)
+        if term and term not in chosen:
+            chosen[term] = word
+    return chosen
 
 
 def best_completions(counted: list[tuple[int, int, str]], limit: int) -> list[str]:

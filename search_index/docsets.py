@@ -35,6 +35,14 @@ def marks(docs: int, size: int) -> bytes:
     return docs.to_bytes(size, "little") if size else b""
 
 
+def tally(sets: list[int], size: int) -> bytes:
+    """One byte per document: how many of the sets hold it. A byte per document
+    lets one integer sum count for every document at once (up to 255 sets)."""
+    if len(sets) > 255:
+        raise ValueError("at most 255 sets can be tallied")
+    return marks(sum(sets), size)
+
+
 def members(docs: int, size: int) -> Iterator[int]:
     """The document numbers in the set, ascending."""
     data = marks(docs, size)

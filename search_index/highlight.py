@@ -1,8 +1,8 @@
 """Highlights: the item's own title or summary, escaped, with ``<mark>`` around
 the words that matched.
 
-We tokenise the stored text with the index's analyzer (so "integrating" in a
-summary is marked for a search on "integration") and build the HTML
+We tokenise the stored text as the index's analyzer does (so "integrating" in
+a summary is marked for a search on "integration") and build the HTML
 ourselves: every character outside a match, and inside it, goes through
 ``html.escape``, and the only tags we ever write are ``<mark>`` and
 ``</mark>``. No highlighter formatter of the engine is involved.
@@ -13,18 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from html import escape
 
-from .query_text import make_analyzer
+from .query_text import term_spans
 
 WINDOW = 240  # characters of a long text to show around the first match
-_ANALYZER = make_analyzer()
 
 
 def _spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
-    spans = []
-    for token in _ANALYZER(text, chars=True, positions=False, mode="index"):
-        if token.text in terms:
-            spans.append((token.startchar, token.endchar))
-    return spans
+    return [(start, end) for term, start, end in term_spans(text) if term in terms]
 
 
 def _window(text: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
@@ -45,7 +40,10 @@ def _window(text: str, spans: list[tuple[int, int]]) -> tuple[int, int]:
 def mark(text: str, terms: Collection[str]) -> str:
     """``text`` escaped, shortened around the first match, matches in <mark>."""
     text = text or ""
-    spans = _spans(text, terms) if terms else []
+    return _marked(text, _spans(text, terms) if terms else [])
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> str:
     start, end = _window(text, spans)
     parts = ["\u2026" if start else ""]
     position = start
@@ -66,6 +64,7 @@ def highlight(title: str, summary: str, terms: Collection[str]) -> str:
     plain summary (or title) when nothing did."""
     if terms:
         for text in (summary, title):
-            if text and _spans(text, terms):
-                return mark(text, terms)
+            spans = _spans(text, terms) if text else []
+            if spans:
+                return _marked(text, spans)
     return mark(summary or title or "", ())

@@ -14,6 +14,9 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   split by audience.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
+- **Some of the words**: when fewer than a page matches every unit, the total and facets
+  are counted again over the units ORed, and the page is ordered by how many units each
+  row matches (one ``@@`` per unit), then by score.
 - **Ranking**: ``ts_rank_cd`` over a weighted vector (title A; summary and tags B;
   argument C; body and file text D) times the freshness and usage boost. It reads only
   the document itself, so a score says nothing about documents the viewer cannot see.
@@ -38,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 from psycopg import errors, sql
@@ -57,15 +60,18 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    missing_words,
     normalise_synonyms,
+    some_words_follow,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     ParsedText,
     Plan,
     analyse_word,
     clean,
+    labelled_plan,
     make_word_analyzer,
     parse,
     plan,
@@ -672,29 +678,51 @@ class PostgresBackend(SearchBackend):
     def _search(
         self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, staff: bool
     ) -> SearchResult:
-        units = plan(parsed, query.synonyms)
-        tsquery = None
-        if units:
-            tsquery = _tsquery(cur, units, parsed, query.synonyms)
-            # The planner does not count the unpacking of each stored vector that a sequential
-            # scan's @@ must read, so it passes over the GIN index, which answers plain words
-            # without reading a vector (5x faster for a rare word at 5,000 items). Browsing,
-            # which has no index to use, keeps the sequential scan.
-            cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        labelled = labelled_plan(parsed, query.synonyms)
+        units = tuple(labelled)
         conditions, params = _selection(dict(query.filters))
-        params.update(staff=staff, q=tsquery)
-        total, facets = self._counts(cur, tsquery is not None, conditions, params)
+        params.update(staff=staff, q=None)
         start = (query.page - 1) * query.per_page
+        params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
+        if not units:
+            total, facets = self._counts(cur, False, conditions, params)
+            rows = self._page(cur, False, conditions, params) if start < total else []
+            hits = [Hit(row[0], 0.0, highlight(row[1], row[2], frozenset())) for row in rows]
+            return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+
+        queries = _tsqueries(cur, units, parsed, query.synonyms)
+        # The planner does not count the unpacking of each stored vector that a sequential
+        # scan's @@ must read, so it passes over the GIN index, which answers plain words
+        # without reading a vector (5x faster for a rare word at 5,000 items). Browsing,
+        # which has no index to use, keeps the sequential scan.
+        cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        params["q"] = queries.all
+        all_words, facets = self._counts(cur, True, conditions, params)
+        total = all_words
+        # a unit PostgreSQL reads as stop words only asks for nothing, so is never missing
+        asked = [(labels, q) for labels, q in zip(labelled.values(), queries.each, strict=True) if q]
+        if some_words_follow(len(asked), all_words, query.per_page):
+            # the items with only some of the words count, and are counted, too
+            total, facets = self._counts(cur, True, conditions, {**params, "q": queries.any})
+        terms = plan_terms(units)
         hits: list[Hit] = []
-        if start < total:
-            params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
-            terms = plan_terms(units)
-            for slug, title, summary, score in self._page(cur, tsquery is not None, conditions, params):
+        if start < total and total > all_words:
+            some = {**params, "q": queries.any, "every": queries.all}
+            some.update({f"u{n}": q for n, (_, q) in enumerate(asked)})
+            labels = [labels for labels, _ in asked]
+            for slug, title, summary, score, found in self._page_of_some(cur, len(asked), conditions, some):
+                lacks = missing_words(labels, found)
+                hits.append(Hit(slug, float(score), highlight(title, summary, terms), lacks))
+        elif start < total:
+            for slug, title, summary, score in self._page(cur, True, conditions, params):
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
-        if units and total < FEW_RESULTS:
-            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, total)
-        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+        if all_words < FEW_RESULTS:
+            suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words)
+        match = "some" if total > all_words else "all"
+        return SearchResult(
+            total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
+        )
 
     def _matching(self, text: bool) -> sql.Composable:
         match = sql.SQL(" AND document @@ %(q)s::tsquery") if text else sql.SQL("")
@@ -760,6 +788,60 @@ class PostgresBackend(SearchBackend):
         cur.execute(statement, params)
         return cur.fetchall()
 
+    def _page_of_some(
+        self, cur: psycopg.Cursor, units: int, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> list[tuple[str, str, str, float, list[bool]]]:
+        """A page of the items having any of the units ``u0``, ``u1``…: most units
+        first (those having all ranked by ``every``, as when only they are asked for),
+        then by score (by ``q``, the units ORed); with which units each has.
+
+        Ranking unpacks each ranked row's vector, which is what costs: so how many units
+        a row has is counted from one index scan per unit (a plain word needs no vector),
+        only the rows of the levels the page reaches are ranked, and only the page's
+        rows are tested for which units they lack."""
+        each = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT slug FROM {t} WHERE document @@ {u}::tsquery").format(
+                t=self._sql.table, u=sql.Placeholder(f"u{n}")
+            )
+            for n in range(units)
+        )
+        found = sql.SQL(", ").join(
+            sql.SQL("document @@ {}::tsquery").format(sql.Placeholder(f"u{n}")) for n in range(units)
+        )
+        rank = (
+            "ts_rank_cd(%(weights)s::float4[], document,"
+            " CASE WHEN level = %(units)s THEN %(every)s::tsquery ELSE %(q)s::tsquery END)::float8 * {b}"
+        )
+        statement = sql.SQL(
+            "WITH levels AS MATERIALIZED"
+            " (SELECT slug, count(*)::int AS level FROM ({each}) AS found GROUP BY slug),"
+            " shown AS MATERIALIZED (SELECT {t}.slug, title, summary, document, updated_at, usage_score,"
+            "  level FROM levels JOIN {t} ON {t}.slug = levels.slug WHERE {visible} AND {filters}),"
+            # the lowest level the page needs: from the top, the first to reach its last row
+            " reached AS (SELECT level, sum(count(*)) OVER (ORDER BY level DESC) AS rows"
+            "  FROM shown GROUP BY level),"
+            " page AS (SELECT slug, title, summary, document, level, {rank} AS score FROM shown"
+            "  WHERE level >= (SELECT coalesce(max(level), 0) FROM reached"
+            "   WHERE rows >= %(offset)s + %(limit)s)"
+            "  ORDER BY level DESC, score DESC, slug LIMIT %(limit)s OFFSET %(offset)s)"
+            " SELECT slug, title, summary, score, ARRAY[{found}] FROM page"
+            " ORDER BY level DESC, score DESC, slug"
+        ).format(
+            each=each,
+            t=self._sql.table,
+            rank=sql.SQL(rank).format(b=_BOOST),
+            visible=_VISIBLE,
+            filters=_all(conditions.values()),
+            found=found,
+        )
+        # Joining row by row after a misestimate (a table not yet analysed after a rebuild),
+        # it once counted the levels again for every row: ten seconds. Hashing is never slow.
+        cur.execute("SELECT set_config('enable_nestloop', 'off', true)")
+        cur.execute(statement, {**params, "units": units})
+        page = cur.fetchall()
+        cur.execute("SELECT set_config('enable_nestloop', 'on', true)")  # facets unnest row by row
+        return page
+
     def _count(
         self, cur: psycopg.Cursor, tsquery: str, conditions: dict[str, sql.Composable], params: dict[str, Any]
     ) -> int:
@@ -778,28 +860,30 @@ class PostgresBackend(SearchBackend):
         synonyms: SynonymTable,
         conditions: dict[str, sql.Composable],
         params: dict[str, Any],
-        total: int,
+        all_words: int,
     ) -> str | None:
         """Each unknown word corrected from the words of documents the viewer may see;
-        offered only when the corrected text finds more."""
+        offered when the correction finds more items with every word, or, when no item
+        has every word typed, corrects every unknown word and finds items with some."""
         staff = params["staff"]
         widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
-        words = [
-            w for w in parsed.surface_words() if correctable(w) and analyse_word(w) not in widened
-        ]
+        words = [w for w in parsed.surface_words() if analyse_word(w) not in widened]
         known = self._word_counts(cur, words, staff)
         unknown = [word for word in words if not known.get(word)]
-        if not unknown:
-            return None
-        corrections = self._corrections(cur, unknown, staff)
+        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], staff)
         if not corrections:
             return None
         fixed = parsed.replaced(corrections)
         fixed_units = plan(fixed, synonyms)
         if not fixed_units:
             return None
-        tsquery = _tsquery(cur, fixed_units, fixed, synonyms)
-        return fixed.as_text() if self._count(cur, tsquery, conditions, params) > total else None
+        queries = _tsqueries(cur, fixed_units, fixed, synonyms)
+        if self._count(cur, queries.all, conditions, params) > all_words:
+            return fixed.as_text()
+        every_word_known = len(corrections) == len(unknown)
+        if all_words == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
+            return fixed.as_text()  # no item has all the words, though each is known
+        return None
 
     def _audiences(self, staff: bool) -> list[str]:
         return ["external", "internal"] if staff else ["external"]
@@ -922,7 +1006,8 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "lead": found.lead_in, "context": context, "words": list(frequency)},
+            {"staff": staff, "lead": found.lead_in, "context": context,
+             "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
 
@@ -968,18 +1053,41 @@ def _surfaces(parsed: ParsedText, synonyms: SynonymTable) -> dict[tuple[str, ...
     return found
 
 
+class _Queries(NamedTuple):
+    """PostgreSQL's own text of a plan's tsqueries."""
+
+    all: str  # every unit
+    any: str  # at least one unit
+    each: list[str]  # one unit; empty when PostgreSQL finds only stop words in it
+
+
 def _tsquery(cur: psycopg.Cursor, units: Plan, parsed: ParsedText, synonyms: SynonymTable) -> str:
-    """PostgreSQL's own text of the query: the units ANDed, each an OR of its
-    alternatives, each built by plainto_tsquery (a word) or phraseto_tsquery (a
-    phrase) from bound text. Empty when PostgreSQL finds only stop words."""
+    """PostgreSQL's own text of the query with every unit (see :func:`_tsqueries`)."""
+    return _tsqueries(cur, units, parsed, synonyms).all
+
+
+def _tsqueries(cur: psycopg.Cursor, units: Plan, parsed: ParsedText, synonyms: SynonymTable) -> _Queries:
+    """The units ANDed, ORed and one by one, each unit an OR of its alternatives, each
+    built by plainto_tsquery (a word) or phraseto_tsquery (a phrase) from bound text.
+    Empty when PostgreSQL finds only stop words."""
     surfaces = _surfaces(parsed, synonyms)
     parts, params = [], []
-    for unit in units:
+    for number, unit in enumerate(units):
         options = []
         for alternative in unit:
             function = "plainto_tsquery" if len(alternative) == 1 else "phraseto_tsquery"
             options.append(sql.SQL("{}('english', %s)").format(sql.SQL(function)))
             params.append(surfaces.get(alternative) or " ".join(alternative))
-        parts.append(sql.SQL("({})").format(sql.SQL(" || ").join(options)))
-    cur.execute(sql.SQL("SELECT ({})::text").format(sql.SQL(" && ").join(parts)), params)
-    return cur.fetchone()[0]
+        name = sql.Identifier(f"u{number}")
+        parts.append(sql.SQL("({}) AS {}").format(sql.SQL(" || ").join(options), name))
+    names = [sql.Identifier(f"u{number}") for number in range(len(units))]
+    statement = sql.SQL("SELECT ({every})::text, ({some})::text, {each} FROM (SELECT {parts}) AS u")
+    statement = statement.format(
+        every=sql.SQL(" && ").join(names),
+        some=sql.SQL(" || ").join(names),
+        each=sql.SQL(", ").join(sql.SQL("{}::text").format(name) for name in names),
+        parts=sql.SQL(", ").join(parts),
+    )
+    cur.execute(statement, params)
+    every, some, *each = cur.fetchone()
+    return _Queries(every, some, each)

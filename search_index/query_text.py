@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,20 +106,30 @@ _TERM_OF: dict[str, str] = {}
 _TERM_OF_LIMIT = 200_000
 
 
+def _term_of(word: str) -> str:
+    """The term of a surface word as written ("" for a stop word), remembered."""
+    known = _TERM_OF
+    term = known.get(word)
+    if term is None:
+        if len(known) >= _TERM_OF_LIMIT:
+            known.clear()
+        term = known[word] = analyse_word(word.lower()) or ""
+    return term
+
+
 def terms_of(text: str) -> list[str]:
     """The analysed terms of a text, in order: exactly what
     :func:`make_analyzer` gives, a good deal faster."""
-    known = _TERM_OF
-    terms = []
-    for word in _WORD.findall(text):
-        term = known.get(word)
-        if term is None:
-            if len(known) >= _TERM_OF_LIMIT:
-                known.clear()
-            term = known[word] = analyse_word(word.lower()) or ""
+    return [term for word in _WORD.findall(text) if (term := _term_of(word))]
+
+
+def term_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Each analysed term of a text with where its word starts and ends: the
+    analyzer's tokens with their characters, without its per-token objects."""
+    for match in _WORD.finditer(text):
+        term = _term_of(match.group(0))
         if term:
-            terms.append(term)
-    return terms
+            yield term, match.start(), match.end()
 
 
 def words_of(text: str) -> list[str]:
@@ -140,6 +151,11 @@ def pairs_of(terms: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
 class Word:
     surface: str  # as typed, lower-cased
     term: str | None  # analysed form; None for a stop word
+    typed: str = ""  # as typed, in its own case ("" when the same as ``surface``)
+
+    @property
+    def written(self) -> str:
+        return self.typed or self.surface
 
 
 @dataclass(frozen=True)
@@ -215,13 +231,14 @@ def parse(text: str) -> ParsedText:
             break
         words = []
         for match in _WORD.finditer(piece):
-            surface = match.group(0).lower()
+            typed = match.group(0)
+            surface = typed.lower()
             term = analyse_word(surface)
             if term is not None:
                 if budget <= 0:
                     break
                 budget -= 1
-            words.append(Word(surface, term))
+            words.append(Word(surface, term, "" if typed == surface else typed))
         if words:
             chunks.append(Chunk(tuple(words), quoted=index % 2 == 1))
     return ParsedText(tuple(chunks))
@@ -256,36 +273,43 @@ def _synonym_index(table: SynonymTable) -> tuple[dict[Alternative, Unit], int]:
 def plan(parsed: ParsedText, synonyms: SynonymTable = ()) -> Plan:
     """The units to match: each plain word, each quoted phrase, and each run of
     words (or phrase) that is a synonym, widened to its whole group."""
+    return tuple(labelled_plan(parsed, synonyms))
+
+
+def labelled_plan(parsed: ParsedText, synonyms: SynonymTable = ()) -> dict[Unit, tuple[str, ...]]:
+    """The units of :func:`plan`, in order, each with the words or phrases, as
+    typed, that asked for it: what a result lacking that unit is missing."""
     index, longest = _synonym_index(synonyms) if synonyms else ({}, 0)
     budget = MAX_EXTRA_ALTERNATIVES
-    units: dict[Unit, None] = {}
+    units: dict[Unit, dict[str, None]] = {}
 
-    def add(key: Alternative) -> None:
+    def add(key: Alternative, label: str) -> None:
         nonlocal budget
         found = index.get(key)
         if found and len(found) - 1 <= budget:
             budget -= len(found) - 1
-            units[found] = None
+            unit = found
         else:
-            units[(key,)] = None
+            unit = (key,)
+        units.setdefault(unit, {})[label] = None
 
     for chunk in parsed.chunks:
         terms = chunk.terms
         if chunk.quoted and len(terms) > 1:
-            add(terms)
+            add(terms, " ".join(w.written for w in chunk.words))
             continue
+        # where each term's word stands among the chunk's words, stop words included
+        at = [number for number, w in enumerate(chunk.words) if w.term]
         position = 0
         while position < len(terms):
-            for size in range(min(longest, len(terms) - position), 1, -1):
-                key = terms[position : position + size]
-                if key in index:
-                    add(key)
-                    position += size
-                    break
-            else:
-                add(terms[position : position + 1])
-                position += 1
-    return tuple(units)
+            longest_here = min(longest, len(terms) - position)
+            size = next(
+                (n for n in range(longest_here, 1, -1) if terms[position : position + n] in index), 1
+            )
+            run = chunk.words[at[position] : at[position + size - 1] + 1]
+            add(terms[position : position + size], " ".join(w.written for w in run))
+            position += size
+    return {unit: tuple(labels) for unit, labels in units.items()}
 
 
 def plan_terms(units: Plan) -> frozenset[str]:

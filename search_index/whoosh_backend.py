@@ -15,9 +15,12 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
 4. The allowed documents are scored a term at a time from the cached
    postings and the best page kept (:mod:`search_index.whoosh_scoring` has the
    formula); browsing orders by last update instead.
-5. When a query finds fewer than :data:`FEW_RESULTS` items, each unknown word
+5. When fewer than a page has every unit, the documents having only some follow
+   (the OR of the units' doc sets less the AND), ranked by how many units each
+   has, then by score; they count in the total and the facets.
+6. When fewer than :data:`FEW_RESULTS` items have every unit, each unknown word
    is corrected against the words of documents the viewer may see, and the
-   correction is offered only if it finds more.
+   correction is offered only if it finds more (see :meth:`_did_you_mean`).
 
 Whoosh's ``filtered_count``, ``groupedby``, query parser, top-N collector,
 spelling corrector and highlighter formatters are deliberately not used: each
@@ -50,9 +53,11 @@ from .base import (
     SearchResult,
     SynonymTable,
     merge_suggestions,
+    missing_words,
     normalise_synonyms,
+    some_words_follow,
 )
-from .completion import MAX_CANDIDATES, Typed, best_completions, typed
+from .completion import MAX_CANDIDATES, Typed, best_completions, one_spelling_per_term, typed
 from .highlight import highlight
 from .query_text import (
     FIELD_BOOSTS,
@@ -61,6 +66,7 @@ from .query_text import (
     Plan,
     analyse_word,
     clean,
+    labelled_plan,
     pairs_of,
     parse,
     plan,
@@ -309,28 +315,52 @@ class WhooshBackend(SearchBackend):
     ) -> SearchResult:
         visible = snapshot.visible[group]
         selections = self._selections(snapshot, query)
-        units = plan(parsed, query.synonyms)
-        matched = visible
-        if units:
-            matched &= self._matched(snapshot, reader, units)
-        allowed = reduce(and_, selections.values(), matched)
-        total = docsets.count(allowed)
-        facets = self._facet_counts(snapshot, matched, selections)
-
         start = (query.page - 1) * query.per_page
         stop = start + query.per_page
-        if start >= total:
-            hits: list[Hit] = []
-        elif not units:
-            hits = self._hits(reader, [(d, 0.0) for d in snapshot.newest(allowed, start, stop)], ())
-        else:
-            ranked = rank(snapshot, reader, units, group, allowed, stop)[start:stop]
-            hits = self._hits(reader, ranked, plan_terms(units))
+        labelled = labelled_plan(parsed, query.synonyms)
+        units = tuple(labelled)
+        if not units:
+            allowed = reduce(and_, selections.values(), visible)
+            total = docsets.count(allowed)
+            newest = snapshot.newest(allowed, start, stop) if start < total else []
+            hits = self._hits(reader, [(d, 0.0) for d in newest], ())
+            facets = self._facet_counts(snapshot, visible, selections)
+            return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+
+        each = [docs & visible for docs in self._each_unit(snapshot, reader, units)]
+        matched = reduce(and_, each)
+        complete = reduce(and_, selections.values(), matched)
+        all_words = docsets.count(complete)
+        partial = docsets.EMPTY
+        if some_words_follow(len(units), all_words, query.per_page):
+            # the items with only some of the words count, and are counted, too
+            matched = reduce(or_, each)
+            partial = reduce(and_, selections.values(), matched) & ~complete
+        total = all_words + docsets.count(partial)
+        facets = self._facet_counts(snapshot, matched, selections)
+
+        terms = plan_terms(units)
+        hits: list[Hit] = []
+        if start < all_words:
+            ranked = rank(snapshot, reader, units, group, complete, stop)[start:stop]
+            hits = self._hits(reader, ranked, terms)
+        if partial and stop > all_words:
+
+            def missing(docnum: int) -> tuple[str, ...]:
+                found = ((docs >> (8 * docnum)) & 1 for docs in each)
+                return missing_words(labelled.values(), found)
+
+            levels = docsets.tally(each, snapshot.size)
+            ranked = rank(snapshot, reader, units, group, partial, stop - all_words, levels)
+            hits += self._hits(reader, ranked[max(start - all_words, 0) :], terms, missing)
 
         suggestion = None
-        if units and total < FEW_RESULTS:
-            suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, total)
-        return SearchResult(total=total, hits=hits, facets=facets, suggestion=suggestion)
+        if all_words < FEW_RESULTS:
+            suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, all_words)
+        match = "some" if partial else "all"
+        return SearchResult(
+            total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
+        )
 
     @staticmethod
     def _selections(snapshot: Snapshot, query: SearchQuery) -> dict[str, int]:
@@ -344,15 +374,18 @@ class WhooshBackend(SearchBackend):
     @staticmethod
     def _matched(snapshot: Snapshot, reader, units: Plan) -> int:
         """Every live document matching every unit of the plan (any visibility)."""
-        matched = None
+        return reduce(and_, WhooshBackend._each_unit(snapshot, reader, units)) if units else docsets.EMPTY
+
+    @staticmethod
+    def _each_unit(snapshot: Snapshot, reader, units: Plan) -> list[int]:
+        """The live documents matching each unit of the plan (any visibility)."""
+        found = []
         for unit in units:
             docs = docsets.EMPTY
             for alternative in unit:
                 docs |= WhooshBackend._alternative_docs(snapshot, reader, alternative)
-            matched = docs if matched is None else matched & docs
-            if not matched:
-                return docsets.EMPTY
-        return matched or docsets.EMPTY
+            found.append(docs)
+        return found
 
     @staticmethod
     def _alternative_docs(snapshot: Snapshot, reader, terms: Alternative) -> int:
@@ -386,12 +419,18 @@ class WhooshBackend(SearchBackend):
         return facets
 
     @staticmethod
-    def _hits(reader, ranked: list[tuple[int, float]], terms: frozenset[str]) -> list[Hit]:
+    def _hits(
+        reader,
+        ranked: list[tuple[int, float]],
+        terms: frozenset[str],
+        missing: Callable[[int], tuple[str, ...]] | None = None,
+    ) -> list[Hit]:
         hits = []
         for docnum, score in ranked:
             fields = reader.stored_fields(docnum)
             text = highlight(fields.get("title", ""), fields.get("summary", ""), terms)
-            hits.append(Hit(slug=fields["slug"], score=float(score), highlight=text))
+            lacks = missing(docnum) if missing else ()
+            hits.append(Hit(slug=fields["slug"], score=float(score), highlight=text, missing=lacks))
         return hits
 
     # Did you mean -----------------------------------------------------------
@@ -404,19 +443,24 @@ class WhooshBackend(SearchBackend):
         query: SearchQuery,
         group: str,
         selections: dict[str, int],
-        total: int,
+        all_words: int,
     ) -> str | None:
+        """Each unknown word corrected from the words of documents this class may see;
+        offered when the correction finds more items with every word, or, when no item
+        has every word typed, corrects every unknown word and finds items with some."""
         units = plan(parsed, query.synonyms)
         widened = plan_terms(tuple(unit for unit in units if len(unit) > 1))
         corrections = {}
         budget = CorrectionBudget()
+        unknown = 0
         for word in parsed.surface_words():
-            if not correctable(word) or analyse_word(word) in widened:
+            if analyse_word(word) in widened or self._known(snapshot, reader, group, word):
                 continue
-            if self._known(snapshot, reader, group, word):
+            unknown += 1
+            if not correctable(word):
                 continue
             if not budget.take_word():
-                break
+                break  # the words after it stay as typed, so not every word is known
             better = self._correct(snapshot, reader, group, word, budget)
             if better:
                 corrections[word] = better
@@ -426,9 +470,13 @@ class WhooshBackend(SearchBackend):
         fixed_units = plan(fixed, query.synonyms)
         if not fixed_units:
             return None
-        matched = self._matched(snapshot, reader, fixed_units) & snapshot.visible[group]
-        found = docsets.count(reduce(and_, selections.values(), matched))
-        return fixed.as_text() if found > total else None
+        allowed = reduce(and_, selections.values(), snapshot.visible[group])
+        each = [docs & allowed for docs in self._each_unit(snapshot, reader, fixed_units)]
+        if docsets.count(reduce(and_, each)) > all_words:
+            return fixed.as_text()
+        if all_words == 0 and len(corrections) == unknown and reduce(or_, each):
+            return fixed.as_text()  # no item has all the words, though each is known
+        return None
 
     @staticmethod
     def _known(snapshot: Snapshot, reader, group: str, word: str) -> bool:
@@ -515,13 +563,8 @@ class WhooshBackend(SearchBackend):
         units = plan(found.context)
         if units:
             within &= self._matched(snapshot, reader, units)
-        by_term: dict[str, str] = {}
-        for word in likely:  # most frequent first: each term keeps its commonest spelling
-            term = analyse_word(word)
-            if term and term not in by_term:
-                by_term[term] = word
         counted = []
-        for term, word in by_term.items():
+        for term, word in one_spelling_per_term(likely).items():
             docs = snapshot.pair_docs(reader, found.previous, term) & within if within else 0
             counted.append((docsets.count(docs), frequency[word], word))
         return counted

@@ -46,10 +46,13 @@ def rank(
     viewer_class: str,
     allowed: int,
     limit: int,
+    levels: bytes | None = None,
     boosts: dict[str, float] = FIELD_BOOSTS,
 ) -> list[tuple[int, float]]:
     """The ``limit`` best of the ``allowed`` documents as (document number,
-    score), best first; equal scores in document order."""
+    score), best first; equal scores in document order. With ``levels`` (a byte
+    per document: how many of the query's units it matches), the documents
+    matching more units come first, whatever their scores."""
     if not allowed or limit <= 0:
         return []
     marks = docsets.marks(allowed, snapshot.size)
@@ -72,9 +75,12 @@ def rank(
                     if where[docnum]:
                         totals[docnum] = totals.get(docnum, 0.0) + score
     factors = snapshot.factors(reader)
-    scored = [(score * factors[docnum], docnum) for docnum, score in totals.items()]
-    best = nsmallest(limit, scored, key=lambda pair: (-pair[0], pair[1]))
-    return [(docnum, score) for score, docnum in best]
+    # negated, so that plain tuple order is the ranking: no key function per document
+    if levels is None:
+        best = nsmallest(limit, [(-score * factors[d], d) for d, score in totals.items()])
+        return [(docnum, -score) for score, docnum in best]
+    best = nsmallest(limit, [(-levels[d], -score * factors[d], d) for d, score in totals.items()])
+    return [(docnum, -score) for _, score, docnum in best]
 
 
 def _add_word(

@@ -54,12 +54,17 @@ def word_body(inner: str) -> bytes:
             ).encode()
 
 
-def complex_field(*codes: str) -> str:
+def field_runs(*codes: str) -> str:
+    """A complex field as Word writes it, its code split over runs as given."""
     runs = "".join(f"<w:r><w:instrText xml:space=\"preserve\">{c}</w:instrText></w:r>"
                    for c in codes)
-    return (f'<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}'
+    return (f'<w:r><w:fldChar w:fldCharType="begin"/></w:r>{runs}'
             f'<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>1</w:t></w:r>'
-            f'<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')
+            f'<w:r><w:fldChar w:fldCharType="end"/></w:r>')
+
+
+def complex_field(*codes: str) -> str:
+    return f"<w:p>{field_runs(*codes)}</w:p>"
 
 
 DOC_RELS = "word/_rels/document.xml.rels"
@@ -97,7 +102,7 @@ def docx_cases(clean: Path, tmp: Path) -> dict[str, tuple[Path, str]]:
             "word/document.xml": word_body(
                 '<w:p><w:r><w:fldChar w:fldCharType="begin"/></w:r>'
                 '<w:r><w:instrText>IF 1 = 1 </w:instrText></w:r>'
-                + complex_field("DDE cmd x")[5:-6]
+                + field_runs("DDE cmd x")
                 + '<w:r><w:fldChar w:fldCharType="end"/></w:r></w:p>')}),
         case("dde in a part typed by its extension", file_types.DDE_MESSAGE,
              types=b'<Default Extension="hdr" ContentType="application/vnd.openxmlformats-'
@@ -198,6 +203,25 @@ def test_active_excel_and_powerpoint_content_is_refused(tmp_path: Path, kind, ca
     assert str(caught.value) == message
 
 
+def sheet_with_formula(clean: Path, formula: str) -> bytes:
+    with zipfile.ZipFile(clean) as zf:
+        sheet = zf.read("xl/worksheets/sheet1.xml")
+    assert b"<f>B1*120</f>" in sheet
+    return sheet.replace(b"<f>B1*120</f>", f"<f>{formula}</f>".encode())
+
+
+def test_a_dde_formula_is_refused_and_a_bar_in_quoted_text_is_not(tmp_path: Path) -> None:
+    clean = make_xlsx(tmp_path / "clean.xlsx")
+    dde = with_parts(clean, tmp_path / "dde.xlsx", replace={
+        "xl/worksheets/sheet1.xml": sheet_with_formula(clean, "cmd|' /C calc'!A0")})
+    with pytest.raises(RejectedFile) as caught:
+        sniff(dde)
+    assert str(caught.value) == file_types.DDE_MESSAGE
+    quoted = with_parts(clean, tmp_path / "bar.xlsx", replace={
+        "xl/worksheets/sheet1.xml": sheet_with_formula(clean, '"a|b"&amp;B1')})
+    assert sniff(quoted).kind == "xlsx"
+
+
 @pytest.fixture
 def clean_pptx(tmp_path: Path) -> Path:
     return make_pptx(tmp_path / "clean.pptx")
@@ -231,8 +255,8 @@ def test_refusal_comes_before_anything_is_stored(app, taxonomy, make_user, login
         "audience": "external", "status": "published", "stages": "understanding-offerings",
         "file": (io.BytesIO(path.read_bytes()), "letter.docx")})
     assert response.status_code == 400
-    assert "DDE fields" in response.get_data(as_text=True)
-    assert message.startswith("Word files with DDE fields")
+    assert message.startswith("Office files with DDE fields")
+    assert message.replace("'", "&#39;") in response.get_data(as_text=True)
 
 
 # --- bounded work ---------------------------------------------------------------------------

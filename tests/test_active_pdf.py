@@ -102,6 +102,10 @@ ACTIVE = {
         dict(catalog=b"/AcroForm << /Fields [] /XFA 6 0 R >>",
              extra={6: b"<< /Length 4 >>\nstream\n<x/>\nendstream"}),
         file_types.PDF_SCRIPT_MESSAGE),
+    "link to a javascript: url": (
+        dict(page=b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] "
+                  b"/A << /S /URI /URI (Java\tScript:app.alert\\(1\\)) >> >>]"),
+        file_types.PDF_SCRIPT_MESSAGE),
     "launch action": (
         dict(catalog=b"/OpenAction << /S /Launch /F (calc.exe) >>"), file_types.PDF_LAUNCH_MESSAGE),
     "additional actions on a page": (

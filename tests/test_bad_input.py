@@ -267,7 +267,7 @@ def test_a_request_records_the_search_as_it_ran(app, rep):
 def test_the_service_caps_every_field(app, ctx, make_user):
     from content_library.errors import Invalid
     from content_library.models import User
-    from content_library.services import search_words
+    from content_library.services import content_requests
 
     user_id, _ = make_user("rep")
     someone = ctx.get(User, user_id)
@@ -276,7 +276,8 @@ def test_the_service_caps_every_field(app, ctx, make_user):
             ("q", {"stage": "s"}, "x", "filters"), ("q", {}, "m" * 2001, "message"),
             ("", {}, " ", "message")):
         with pytest.raises(Invalid) as caught:
-            search_words.request_content(ctx, someone, query, filters, message)
+            content_requests.request_content(ctx, someone, query=query, filters=filters,
+                                             message=message)
         assert set(caught.value.reasons) == {field}
 
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search_index import FACETS, IndexBusy, SearchQuery
+from search_index.base import merge_suggestions
 from search_index.query_text import MAX_TERMS, parse
 from search_index.spelling import MAX_CORRECTION_WORK
 from tests.search_library import (
@@ -92,9 +93,14 @@ def test_stemming_finds_other_forms_of_a_word(library):
     assert "retail-story" in slugs(search(library, "retailers"))
 
 
-def test_words_are_all_required(library):
-    assert slugs(search(library, "price objections")) == ["price-objections"]
-    assert search(library, "calculator encryption").total == 0
+def every_word(result) -> list[str]:
+    """The hits having every word typed (those with only some follow them)."""
+    return [hit.slug for hit in result.hits if not hit.missing]
+
+
+def test_the_first_results_have_every_word(library):
+    assert every_word(search(library, "price objections")) == ["price-objections"]
+    assert search(library, "calculator encryption").all_words == 0
 
 
 def test_a_quoted_phrase_needs_its_words_together_and_in_order(library):
@@ -234,7 +240,9 @@ def test_a_synonym_widens_a_word_to_words_and_phrases(library):
 
 
 def test_a_typed_run_of_words_or_phrase_that_is_a_synonym_is_widened(library):
-    assert slugs(search(library, "return on investment calculator", synonyms=PAYBACK)) == ["roi-calculator"]
+    assert every_word(search(library, "return on investment calculator", synonyms=PAYBACK)) == [
+        "roi-calculator"
+    ]
     quoted = set(slugs(search(library, '"return on investment"', synonyms=PAYBACK)))
     assert quoted == {"roi-calculator", "price-objections"}
     assert search(library, "roi", synonyms=PAYBACK).total == 2
@@ -344,8 +352,8 @@ def test_words_and_filters_together(library):
 
 
 def test_an_item_for_every_vertical_matches_no_vertical_filter(library):
-    assert search(library, "onboarding plan").total == 1
-    assert search(library, "onboarding plan", filters={"vertical": ("finance",)}).total == 0
+    assert search(library, "onboarding plan").all_words == 1
+    assert search(library, "onboarding plan", filters={"vertical": ("finance",)}).all_words == 0
 
 
 def test_unknown_facets_and_values_are_harmless(library):
@@ -504,6 +512,7 @@ def phrases(empty):
             item("casual", "Business casual dress code", audience="internal"),
             item("capital", "Business capital plan", status="draft"),
             item("ownership", "Ownership model", body_text="The total cost of ownership over five years."),
+            item("cases", "Examples", summary="Three business cases that got funded."),
         ]
     )
     return empty
@@ -519,6 +528,12 @@ def test_the_last_word_is_completed_into_phrases_the_viewer_may_see(phrases):
     assert "Business case" in champion
     assert not any("casual" in s.lower() for s in champion)
     assert phrases.suggest("ca", REP)[0] == "cash"  # one word alone: the commonest
+    assert "business cases" not in rep  # one spelling of a word: its commonest
+
+
+def test_a_completion_that_is_a_title_gives_way_to_the_title():
+    merged = merge_suggestions(["onboarding plan", "onboarding plans"], ["Onboarding plan", "Other"], 8)
+    assert merged == ["onboarding plans", "Onboarding plan", "Other"]
 
 
 def test_a_completion_needs_every_typed_word_and_may_cross_stop_words(phrases):
@@ -599,8 +614,8 @@ def test_abusive_text_answers_quickly_and_safely(library, text):
 
 def test_field_syntax_is_only_words(library):
     for text in ("audience:internal", "status:draft", "slug:rival-battlecard"):
-        assert search(library, text, REP).total == 0
-    assert slugs(search(library, "internal:floors")) == ["floor-prices"]
+        assert search(library, text, REP).all_words == 0
+    assert every_word(search(library, "internal:floors")) == ["floor-prices"]
     assert search(library, "internal:floors", CHAMPION).total == 0
 
 
@@ -654,7 +669,7 @@ def test_indexing_again_replaces_by_slug(fresh):
     changed = replace(LIBRARY[0], title="Salesforce connector guide", fingerprint="print-new")
     fresh.index_items([changed, changed])
     assert slugs(search(fresh, "salesforce")) == ["crm-setup-guide"]
-    assert search(fresh, "crm integration guide").total == 0
+    assert search(fresh, "crm integration guide").all_words == 0
     assert "integration" not in fresh.suggest("crm int", CHAMPION)[0:1]
     assert fresh.fingerprints()["crm-setup-guide"] == "print-new"
     assert len(fresh.fingerprints()) == len(LIBRARY)

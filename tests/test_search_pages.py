@@ -31,13 +31,13 @@ def test_api_search_answers_the_documented_shape(client, make_user, login, libra
     _, email = make_user("rep")
     login(email)
     body = api(client, "/api/v1/search", q="forecast").json
-    assert set(body) == {"total", "page", "per_page", "results", "facets", "suggestion"}
+    assert set(body) == {"total", "page", "per_page", "match", "results", "facets", "suggestion"}
     assert body["page"] == 1 and body["per_page"] == 20
     slugs = [r["slug"] for r in body["results"]]
     assert set(slugs) == {"forecast-accuracy", "retail-story"}  # never the draft
     first = body["results"][0]
     assert {"slug", "title", "summary", "type", "audience", "stages", "stakeholders", "solutions",
-            "verticals", "highlight", "score"} <= set(first)
+            "verticals", "highlight", "score", "missing"} <= set(first)
     assert "<mark>" in first["highlight"]
     assert set(body["facets"]) == {"stage", "stakeholder", "solution", "vertical", "type"}
 

@@ -42,6 +42,7 @@ def test_the_item_form_names_every_problem_at_once_upload_included(
     file_reason = re.search(r'<p class="error" id="file-error">([^<]+)</p>', html).group(1)
     assert "not" in file_reason and file_reason in top
     assert 'href="#file"' in top and "Kept words" in html
+    assert "Enter a slug" not in html  # made from the title, which is reported already
 
 
 def test_the_new_user_form_names_every_problem_at_once(client, make_user, login):
@@ -324,3 +325,14 @@ def test_a_deactivated_user_is_told_so_only_after_the_right_password(app, client
     right = log_in(client, email, PASSWORD)
     assert right.status_code == 403 and "This account is inactive" in text(right)
     assert client.get("/").status_code == 302  # and still not logged in
+
+
+def test_the_taxonomy_form_names_every_problem_at_once(client, make_user, login, taxonomy):
+    _, email = make_user("manager")
+    login(email)
+    response = client.post("/admin/taxonomy/stages/new", data={
+        "csrf_token": page_token(client, "/admin/taxonomy"), "name": "", "slug": "Not A Slug",
+        "phase": "nowhere"})
+    top = banner(text(response))
+    assert response.status_code == 400
+    assert "Enter a name." in top and "lowercase letters" in top and "must be one of" in top

@@ -18,7 +18,7 @@ from .items import (
     item_stakeholders,
     item_verticals,
 )
-from .search import ContentRequest, SearchLog, SynonymGroup
+from .search import REQUEST_STATUS_NAMES, REQUEST_STATUSES, ContentRequest, SearchLog, SynonymGroup
 from .taxonomy import (
     FORECAST_CATEGORY,
     PHASE_NAMES,
@@ -54,6 +54,8 @@ __all__ = [
     "Base",
     "ContentItem",
     "ContentRequest",
+    "REQUEST_STATUSES",
+    "REQUEST_STATUS_NAMES",
     "ContentType",
     "CrmStageMapping",
     "Deal",

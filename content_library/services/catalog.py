@@ -21,6 +21,7 @@ from ..models import (
 )
 from ..records import ItemCard, TagRef
 from ..visibility import published_filter
+from .usage_ranking import decayed_use
 
 
 def _ref(tag) -> TagRef:
@@ -70,13 +71,17 @@ def recommend(session: Session, user: User, context: DealContext, today: date,
     """Content for a deal at this stage, best first, each with the reasons it was picked.
 
     Order: tagged for the chosen stakeholder first; then specific to the deal's vertical
-    and solution above content for all of them; then usage; then title.
+    and solution above content for all of them; then use at this stage, recent use
+    counting more (`usage_ranking`), or the given usage by slug; then title.
     """
-    usage = usage or {}
     stmt = _with_tags(select(ContentItem).join(ContentItem.stages)
                       .where(Stage.slug == context.stage, published_filter(user)))
+    items = list(session.scalars(stmt).unique())
+    if usage is None:
+        by_id = decayed_use(session, [item.id for item in items], stage=context.stage)
+        usage = {item.slug: by_id[item.id] for item in items if item.id in by_id}
     scored = []
-    for item in session.scalars(stmt).unique():
+    for item in items:
         fits_solution, specific_solution = _fits(context.solution, item.solutions)
         fits_vertical, specific_vertical = _fits(context.vertical, item.verticals)
         if not (fits_solution and fits_vertical):

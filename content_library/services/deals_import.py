@@ -44,8 +44,10 @@ class DealsReport:
 
 
 def import_deals(session: Session, path: Path, crm_format: str, *,
-                 history: Path | None = None) -> DealsReport:
-    """Read everything first, so a bad row anywhere leaves the database untouched."""
+                 history: Path | None = None, dry_run: bool = False) -> DealsReport:
+    """Read everything first, so a bad row anywhere leaves the database untouched.
+
+    A dry run does all the work, counts included, then rolls it back."""
     try:
         export = read_deals(path, crm_format)
         rows = export.deals
@@ -57,7 +59,10 @@ def import_deals(session: Session, path: Path, crm_format: str, *,
     begin_write(session)
     try:
         report = _store(session, crm_format, rows, stage_rows)
-        session.commit()
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except Exception:
         session.rollback()
         raise

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, selectinload
 
+from ..demo import story
 from ..errors import Invalid
+from ..models import ContentItem, ContentRequest, Deal, SearchLog, Stage, UsageEvent, User, utcnow
+from .crm_exports import salesforce_id
+from .deals_import import import_deals
 from .exchange import ImportReport, import_library
 from .search_words import parse_terms, save_synonyms, synonym_table
 from .users import NewUser, create_user, find_by_email
@@ -20,6 +28,11 @@ DEMO_USERS = (
     NewUser("chris.champion@contoso-health.example", "Chris Champion", "champion",
             "Champion-demo-2026", company="Contoso Health"),
 )
+# Ryan's team mates, whose year of deals and usage fills the analytics pages.
+DEMO_TEAM = tuple(
+    NewUser(f"{name.lower().replace(' ', '.')}@demo.example", name, "rep", "Rep-demo-2026")
+    for name in ("Priya Natarajan", "Tom Becker", "Ana Souza", "Kenji Watanabe",
+                 "Fatima Haddad", "Luca Moretti", "Grace Okafor"))
 
 
 # Words reps type for the same thing; managers edit these under Taxonomy → Synonyms.
@@ -36,10 +49,12 @@ def demo_library_path() -> Path:
     return Path(str(resources.files("content_library").joinpath("demo/library.yaml")))
 
 
-def load_demo(session: Session, upload_dir: Path) -> tuple[int, ImportReport]:
-    """Create the demo users that are missing, then import the demo library (idempotent)."""
+def load_demo(session: Session, upload_dir: Path
+              ) -> tuple[int, ImportReport, StoryReport | None]:
+    """Create the demo users that are missing, import the demo library, then the team's
+    year of deals and usage (idempotent: the story is added once)."""
     created = 0
-    for data in DEMO_USERS:
+    for data in (*DEMO_USERS, *DEMO_TEAM):
         if find_by_email(session, data.email) is None:
             try:
                 create_user(session, data)
@@ -51,4 +66,71 @@ def load_demo(session: Session, upload_dir: Path) -> tuple[int, ImportReport]:
     for line in DEMO_SYNONYMS:
         if frozenset(parse_terms(line)) not in known:
             save_synonyms(session, line)
-    return created, report
+    return created, report, load_story(session)
+
+
+@dataclass(frozen=True)
+class StoryReport:
+    deals: int
+    events: int
+    searches: int
+    requests: int
+
+    def line(self) -> str:
+        return (f"deals {self.deals}, usage events {self.events}, searches {self.searches}, "
+                f"content requests {self.requests}")
+
+
+def story_loaded(session: Session) -> bool:
+    """The story is in once any usage event links a demo deal: they are committed together."""
+    demo_deal = Deal.crm_id.like(story.CRM_ID_PREFIX + "%")
+    return session.scalar(select(UsageEvent.id).join(Deal, Deal.id == UsageEvent.deal_id)
+                          .where(Deal.source == "salesforce", demo_deal).limit(1)) is not None
+
+
+def load_story(session: Session, today: date | None = None) -> StoryReport | None:
+    """The demo team's year: deals through the real CRM import, then their usage, searches and
+    content requests in one transaction. None when it is already there."""
+    if story_loaded(session):
+        return None
+    today = today or utcnow().date()
+    stages = [story.StoryStage(s.slug, s.name, s.forecast_category) for s in session.scalars(
+        select(Stage).where(Stage.phase != "closed").order_by(Stage.position, Stage.id))]
+    items = [story.StoryItem(i.id, i.slug, i.type.slug, tuple(s.slug for s in i.stages),
+                             i.file_id is not None)
+             for i in session.scalars(select(ContentItem)
+                                      .where(ContentItem.status == "published")
+                                      .options(selectinload(ContentItem.stages),
+                                               selectinload(ContentItem.type))
+                                      .order_by(ContentItem.slug))]
+    reps = [DEMO_USERS[2].email, *(person.email for person in DEMO_TEAM)]
+    told = story.build(today, stages, items, reps)
+    with tempfile.TemporaryDirectory() as folder:
+        opportunities, history = Path(folder, "opportunities.csv"), Path(folder, "history.csv")
+        opportunities.write_text(story.opportunities_csv(told.deals, stages), encoding="utf-8-sig")
+        history.write_text(story.history_csv(told.deals), encoding="utf-8")
+        import_deals(session, opportunities, "salesforce", history=history)
+    deal_ids = dict(session.execute(select(Deal.crm_id, Deal.id)
+                                    .where(Deal.source == "salesforce")).all())
+    people = {email: (user_id, role) for email, user_id, role in session.execute(
+        select(User.email, User.id, User.role).where(User.email.in_(reps)))}
+
+    def person(row: dict) -> dict:
+        user_id, role = people[row.pop("user")]
+        return {**row, "user_id": user_id, "role": role}
+
+    events = []
+    for event in told.events:
+        crm_id = event.pop("deal")
+        events.append({**person(event), "deal_id": deal_ids[salesforce_id(crm_id)] if crm_id else None})
+    # Core executemany: a year of events in well under a second, where ORM objects take many.
+    session.execute(insert(UsageEvent), events)
+    session.execute(insert(SearchLog), [
+        {key: value for key, value in person(row).items() if key != "user_id"}
+        for row in told.searches])
+    for row in told.requests:
+        session.add(ContentRequest(**{("requester_id" if k == "user_id" else k): v
+                                      for k, v in person(row).items() if k != "role"}))
+    session.commit()
+    return StoryReport(len(told.deals), len(events), len(told.searches), len(told.requests))
+

@@ -19,6 +19,7 @@ from ..database import begin_write, is_busy
 from ..models import ARGUMENT_PARTS, ContentItem, IndexChange
 from ..records import ItemChange, SearchableItem
 from ..rendering import markdown_to_text
+from .usage_ranking import search_scores, step_mark
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def argument_text(argument: dict) -> str:
     return "\n".join(parts)
 
 
-def searchable(item: ContentItem) -> SearchableItem:
+def searchable(item: ContentItem, usage_score: float = 0.0) -> SearchableItem:
     tags = [*item.stages, *item.stakeholders, *item.solutions, *item.verticals, item.type]
     fields = dict(
         slug=item.slug,
@@ -53,7 +54,9 @@ def searchable(item: ContentItem) -> SearchableItem:
         review_by=item.review_by,
     )
     digest = hashlib.sha256(json.dumps(fields, default=str, sort_keys=True).encode()).hexdigest()
-    return SearchableItem(**fields, fingerprint=digest[:32])
+    # The usage step rides on the fingerprint: `usage refresh-ranking` reads it back.
+    return SearchableItem(**fields, usage_score=usage_score,
+                          fingerprint=digest[:32] + step_mark(usage_score))
 
 
 def _loaded():
@@ -69,20 +72,23 @@ def records_for(session: Session, slugs: Iterable[str]) -> dict[str, SearchableI
     found: dict[str, SearchableItem] = {}
     for start in range(0, len(slugs), 500):
         chunk = slugs[start:start + 500]
-        for item in session.scalars(_loaded().where(ContentItem.slug.in_(chunk))):
-            found[item.slug] = searchable(item)
+        items = list(session.scalars(_loaded().where(ContentItem.slug.in_(chunk))))
+        scores = search_scores(session, [item.id for item in items])
+        for item in items:
+            found[item.slug] = searchable(item, scores.get(item.id, 0.0))
     return found
 
 
 def all_records(session: Session, batch: int = 500) -> Iterator[SearchableItem]:
     last_id = 0
+    scores = search_scores(session)
     while True:
         items = list(session.scalars(
             _loaded().where(ContentItem.id > last_id).order_by(ContentItem.id).limit(batch)))
         if not items:
             return
         for item in items:
-            yield searchable(item)
+            yield searchable(item, scores.get(item.id, 0.0))
         last_id = items[-1].id
         session.expunge_all()
 

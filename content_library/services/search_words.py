@@ -1,18 +1,17 @@
-"""Synonyms managers edit, the search log, and requests to marketing for missing content."""
+"""Synonyms managers edit, and the search log."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..database import SQLITE_BUSY_MS, begin_write
 from ..errors import Invalid, NotFound
-from ..models import ContentRequest, SearchLog, SynonymGroup, User, utcnow
+from ..models import SearchLog, SynonymGroup, utcnow
 
 MAX_TERMS = 12
 MAX_TERM_LENGTH = 60
@@ -100,59 +99,14 @@ def log_search(session: Session, query: str, results: int, role: str) -> bool:
             _log.warning("search not logged, the database is busy: %s", exc.orig)
             return False
         finally:
-            if sqlite:  # the connection goes back to the pool for ordinary writers
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+            if sqlite:
+                _restore_busy_timeout(connection)
 
 
-# What a request carries besides the rep's words: the search it followed and its filters. The
-# filters are a few tag slugs per facet; 4,000 characters of JSON is many times what any
-# search page sets, and keeps a forged form from storing megabytes.
-MAX_REQUEST_QUERY = 256
-MAX_REQUEST_MESSAGE = 2000
-MAX_REQUEST_FILTERS = 4000
-
-
-def _request_problems(query: str, filters: object, message: str) -> dict[str, str]:
-    problems = {}
-    if not message and not query.strip():
-        problems["message"] = "Say what you were looking for."
-    if len(message) > MAX_REQUEST_MESSAGE:
-        problems["message"] = f"Use at most {MAX_REQUEST_MESSAGE:,} characters."
-    if len(query) > MAX_REQUEST_QUERY:
-        problems["query"] = f"The search sent with a request has at most {MAX_REQUEST_QUERY} characters."
-    if not (isinstance(filters, dict) and all(
-            isinstance(name, str) and isinstance(values, list)
-            and all(isinstance(v, str) for v in values) for name, values in filters.items())):
-        problems["filters"] = "The search filters sent with a request must be lists of tags."
-    elif len(json.dumps(filters)) > MAX_REQUEST_FILTERS:
-        problems["filters"] = (f"The search filters sent with a request take at most "
-                               f"{MAX_REQUEST_FILTERS:,} characters.")
-    return problems
-
-
-def request_content(session: Session, user: User, query: str, filters: dict,
-                    message: str) -> ContentRequest:
-    query, message = query or "", (message or "").strip()
-    problems = _request_problems(query, filters, message)
-    if problems:
-        raise Invalid(problems)
-    begin_write(session)
-    request = ContentRequest(requester_id=user.id, query=query, filters=filters, message=message)
-    session.add(request)
-    session.commit()
-    return request
-
-
-def open_requests(session: Session) -> list[ContentRequest]:
-    return list(session.scalars(select(ContentRequest).where(ContentRequest.done.is_(False))
-                                .order_by(ContentRequest.created_at.desc())))
-
-
-def close_request(session: Session, request_id: int) -> None:
-    begin_write(session)
-    request = session.get(ContentRequest, request_id)
-    if request is None:
-        session.rollback()
-        raise NotFound(request_id)
-    request.done = True
-    session.commit()
+def _restore_busy_timeout(connection: Connection) -> None:
+    """The connection goes back to the pool for ordinary writers, who wait the usual time;
+    one that cannot be reset is dropped instead."""
+    try:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    except DBAPIError:
+        connection.invalidate()

@@ -5,14 +5,14 @@ change records it applied by id, so a reused id would delete a newer change unap
 AUTOINCREMENT never reuses one. PostgreSQL's sequences never did: nothing to do there.
 
 Revision ID: dd801d7ea20a
-Revises: 85b1a409f85f
+Revises: 262e3962152f
 Create Date: 2026-11-29 12:55:40.648503
 """
 from alembic import op
 
 
 revision = 'dd801d7ea20a'
-down_revision = '85b1a409f85f'
+down_revision = '262e3962152f'
 branch_labels = None
 depends_on = None
 

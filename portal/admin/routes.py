@@ -127,7 +127,7 @@ def edit_tag(kind: str, slug: str | None = None):
         if kind == "stages":
             form.phase.data, form.buyer_goal.data = tag.phase, tag.buyer_goal
             form.exit_criteria.data = "\n".join(tag.exit_criteria or [])
-    if form.validate_on_submit():
+    if validate_all(form, lambda: taxonomy_service.validate_tag(kind, _entry(form, kind))):
         try:
             taxonomy_service.save_tag(db.session, kind, _entry(form, kind), original_slug=slug)
         except Invalid as exc:

@@ -110,7 +110,9 @@ def search():
         "total": found.total,
         "page": page,
         "per_page": per_page,
-        "results": [{**card_json(f.card), "highlight": f.highlight, "score": round(f.score, 4)}
+        "match": found.match,
+        "results": [{**card_json(f.card), "highlight": f.highlight, "score": round(f.score, 4),
+                     "missing": list(f.missing)}
                     for f in by_slug.values()],
         "facets": {facet: dict(found.raw_facets.get(facet, {})) for facet in FACETS},
         "suggestion": found.suggestion,

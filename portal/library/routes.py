@@ -162,6 +162,8 @@ def _save(form: ItemForm, existing=None):
         return None
     data = _input(form)
     reasons = item_service.problems(db.session, data, existing, owner_must_have_account=True)
+    if not data.slug and not data.title.strip():
+        reasons.pop("slug", None)  # it is made from the title, already reported missing
     try:
         file = _uploaded_file(form)
     except Invalid as exc:

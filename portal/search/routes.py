@@ -6,7 +6,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_login import login_required
 
 from content_library.errors import Invalid
-from content_library.services import search_words
+from content_library.services import content_requests, search_words
 
 from .. import numbers
 from ..access import requires, user
@@ -34,7 +34,8 @@ def results():
     text = request.args.get("q", "")
     filters = filters_from(request.args)
     found = service.search(db.session, backend(), user(), text, filters,
-                           page=page_number(request.args.get("page")))
+                           page=page_number(request.args.get("page")),
+                           as_typed=request.args.get("as_typed") == "1")
     form = ContentRequestForm(query=text, filters=json.dumps(found.filters),
                               message=f"Content about “{text.strip()}”" if text.strip() else "")
     return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,
@@ -60,15 +61,18 @@ def ask_marketing():
         try:
             filters = json.loads(form.filters.data or "{}")
         except ValueError:
-            filters = None  # refused by the service, in words
+            filters = form.filters.data  # not a list of tags: refused by the service, in words
         try:
-            search_words.request_content(db.session, user(), query, filters,
-                                         form.message.data or "")
+            content_requests.request_content(
+                db.session, user(), message=form.message.data or "", query=query,
+                filters=filters, stage=content_requests.single_filter(filters, "stage"),
+                stakeholder=content_requests.single_filter(filters, "stakeholder"))
         except Invalid as exc:
             for reason in exc.reasons.values():
                 flash(reason, "error")
         else:
-            flash("Thanks: marketing sees your request in their list.", "success")
+            flash("Thanks: marketing sees your request in their list; follow it under "
+                  "My requests.", "success")
     for errors in form.errors.values():
         flash(errors[0], "error")
     return redirect(url_for("search.results", q=query))
@@ -98,19 +102,3 @@ def delete_synonyms(group_id: int):
         search_words.delete_synonyms(db.session, group_id)
         flash("Deleted.", "success")
     return redirect(url_for("search.synonyms"))
-
-
-@bp.get("/admin/requests")
-@requires("view_library")
-def content_requests():
-    return render_template("search/requests.html", requests=search_words.open_requests(db.session),
-                           confirm=ConfirmForm())
-
-
-@bp.post("/admin/requests/<int:request_id>/done")
-@requires("manage_content")
-def close_request(request_id: int):
-    if ConfirmForm().validate_on_submit():
-        search_words.close_request(db.session, request_id)
-        flash("Marked as done.", "success")
-    return redirect(url_for("search.content_requests"))

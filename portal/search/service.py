@@ -34,6 +34,7 @@ class Found:
     card: ItemCard
     highlight: str
     score: float
+    missing: tuple[str, ...] = ()  # the words or phrases typed that the item lacks
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class SearchPage:
     facets: dict[str, list[FacetValue]]
     raw_facets: dict[str, dict[str, int]]
     suggestion: str | None
+    match: str = "all"  # "all" | "some" | "corrected": see INTERFACES section 6
+    all_words: int = 0  # how many of the results have every word
+    as_typed: bool = False  # asked not to be corrected
 
     @property
     def pages(self) -> int:
@@ -76,23 +80,23 @@ def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, Conten
     return {item.slug: item for item in session.scalars(stmt)}
 
 
-def _checked_search(session: Session, backend, user: User,
-                    query: SearchQuery) -> tuple[SearchResult, dict[str, ContentItem]]:
-    """The backend's answer, every hit re-checked against the database. A hit the database
-    drops means the index is behind for that item: it is refreshed and the search asked
-    again, so that totals and facets count only what the person may see. When the index
-    is too busy to refresh, the dropped hits are taken out of the counts instead."""
+def _checked_search(session: Session, backend, user: User, query: SearchQuery,
+                    as_typed: bool) -> tuple[SearchResult, str, dict[str, ContentItem]]:
+    """The answer (see `_answer`), every hit re-checked against the database. A hit the
+    database drops means the index is behind for that item: it is refreshed and the search
+    asked again, so that totals and facets count only what the person may see. When the
+    index is too busy to refresh, the dropped hits are taken out of the counts instead."""
     viewer = visibility.viewer_for(user)
-    result: SearchResult = backend.search(query, viewer)
+    result, match = _answer(backend, query, viewer, as_typed)
     items = _recheck(session, user, [hit.slug for hit in result.hits])
     dropped = [hit.slug for hit in result.hits if hit.slug not in items]
     if dropped and refresh_items(current_app._get_current_object(), dropped, retries=0):
-        result = backend.search(query, viewer)
+        result, match = _answer(backend, query, viewer, as_typed)
         items = _recheck(session, user, [hit.slug for hit in result.hits])
         dropped = [hit.slug for hit in result.hits if hit.slug not in items]
     if dropped:
         result = _uncounted(session, result, dropped)
-    return result, items
+    return result, match, items
 
 
 def _uncounted(session: Session, result: SearchResult, dropped: list[str]) -> SearchResult:
@@ -113,25 +117,45 @@ def _uncounted(session: Session, result: SearchResult, dropped: list[str]) -> Se
                     counts[tag.slug] -= 1
                 else:
                     counts.pop(tag.slug, None)
+    all_words = sum(1 for hit in result.hits if hit.slug in dropped and not hit.missing)
     return replace(result, total=max(result.total - len(dropped), 0),
+                   all_words=max(result.all_words - all_words, 0),
                    hits=[hit for hit in result.hits if hit.slug not in dropped], facets=facets)
 
 
 def search(session: Session, backend, user: User, text: str, filters: dict[str, tuple[str, ...]],
-           page: int = 1, per_page: int = 20, *, log: bool = True) -> SearchPage:
+           page: int = 1, per_page: int = 20, *, log: bool = True,
+           as_typed: bool = False) -> SearchPage:
+    """One page of results; unless ``as_typed``, those of the spelling correction when
+    what was typed finds no item with every word and the correction does."""
     text = (text or "")[:MAX_QUERY]
     filters = {f: tuple(filters.get(f, ())) for f in FACETS if filters.get(f)}
     query = SearchQuery(text=text, filters=filters, page=page, per_page=per_page,
                         synonyms=synonym_table(session))
-    result, items = _checked_search(session, backend, user, query)
+    result, match, items = _checked_search(session, backend, user, query, as_typed)
     today = date.today()
-    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score)
+    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
              for hit in result.hits if hit.slug in items]
     if log and text.strip() and page == 1:
-        log_search(session, text, result.total, user.role)
+        # items with only some of the words are what the rep did not find: marketing's cue
+        log_search(session, text, result.all_words, user.role)
     return SearchPage(text=text, filters=filters, page=page, per_page=per_page,
                       total=result.total, found=found, facets=_named_facets(session, result, filters),
-                      raw_facets=result.facets, suggestion=result.suggestion)
+                      raw_facets=result.facets, suggestion=result.suggestion, match=match,
+                      all_words=result.all_words, as_typed=as_typed)
+
+
+def _answer(backend, query: SearchQuery, viewer, as_typed: bool) -> tuple[SearchResult, str]:
+    """The backend's answer and how it relates to the words typed. A web search engine
+    shows the corrected results at once rather than an empty page with a link: so do we,
+    when no item has every word typed and the correction finds some."""
+    result: SearchResult = backend.search(query, viewer)
+    if as_typed or not result.suggestion or result.all_words:
+        return result, result.match
+    corrected: SearchResult = backend.search(replace(query, text=result.suggestion), viewer)
+    if not corrected.total:
+        return result, result.match
+    return replace(corrected, suggestion=result.suggestion), "corrected"
 
 
 def _named_facets(session: Session, result: SearchResult,

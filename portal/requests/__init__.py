@@ -1,0 +1,1 @@
+"""Content requests: reps ask marketing for what is missing; marketing answers."""
