@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_MS = 10_000
@@ -63,3 +63,19 @@ def begin_write(session: Session) -> None:
         session.commit()
     session.connection(execution_options={"sqlite_write": True})
     session.info["write_transaction"] = session.get_transaction()
+
+
+def is_busy(error: Exception) -> bool:
+    """Whether a database error only says another writer holds the lock (SQLite's
+    "database is locked"), which waiting and trying again cures."""
+    text = str(getattr(error, "orig", error)).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
+def hold_name(session: Session, name: str) -> None:
+    """Make the writers that name the same thing take turns until the transaction ends.
+    SQLite's `begin_write` already holds the whole database; PostgreSQL takes an advisory
+    lock on the name (keep the names few: each one takes a slot in the lock table)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                        {"name": name})

@@ -94,3 +94,13 @@ def viewer_for(user: User | None) -> Viewer:
     """The search index's view of the caller. Unknown or inactive callers search as a champion
     would (external only) and the portal never lets them search anyway."""
     return Viewer(sees_internal=sees_internal(user))
+
+
+def hides(before: tuple[str, str], after: tuple[str, str]) -> bool:
+    """Whether moving an item from (status, audience) ``before`` to ``after`` takes it
+    away from someone who could find it: unpublishing or archiving a published item,
+    or making a published external item internal."""
+    (was_status, was_audience), (status, audience) = before, after
+    if was_status != "published":
+        return False
+    return status != "published" or (was_audience == "external" and audience != "external")

@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
-from content_library.errors import Invalid, NotFound
+from content_library.errors import Conflict, Invalid, NotFound
 from content_library.models import ContentItem
 from content_library.services import demo as demo_service
 from content_library.services import exchange
@@ -76,6 +76,8 @@ def library_import(path: Path, dry_run: bool):
                                          max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
     except exchange.ImportFailed as exc:
         _fail(str(exc))  # the first problem, and how many more: one line
+    except Conflict as exc:
+        _fail(str(exc))
     prefix = "dry run, nothing changed: would have " if dry_run else ""
     click.echo(prefix + report.line())
 
@@ -98,9 +100,7 @@ def index_group():
 @index_group.command("rebuild", help="Rebuild the search index from the database.")
 @with_appcontext
 def index_rebuild():
-    count = backend().rebuild(DatabaseFeed(db.session).everything())
-    feed = DatabaseFeed(db.session)
-    feed.acknowledge(change.id for change in feed.pending(1_000_000))
+    count = sync.rebuild(backend(), DatabaseFeed(db.session))
     click.echo(f"indexed {count} items")
 
 

@@ -7,16 +7,18 @@ import threading
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import delete, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from content_library.database import is_busy
+from content_library.errors import Conflict
 from content_library.models import IndexChange
-from content_library.services.index_feed import DatabaseFeed
+from content_library.services.index_feed import DatabaseFeed, records_for
 from search_index import create_backend
 from search_index.base import IndexBusy
-from search_index.sync import drain
+from search_index.sync import drain, refresh
 
 from .extensions import db
 
@@ -47,28 +49,77 @@ def postgres_dsn(app: Flask) -> str:
 
 
 RETRY_SECONDS = 0.5
+#: Change records that hide an item from someone: the index hides it before the commit.
+HIDING = ("narrow", "delete")
 
 
-def drain_pending(app: Flask, *, retries: int = 3) -> int:
-    """Apply pending index changes with a session of their own. Never fails a request:
-    anything not applied stays pending, and is retried shortly in the background while
-    another process holds the index's writer lock."""
-    factory = db.session_factory(app)
-    session = factory()
+def _in_own_session(app: Flask, work, retries: int, retry) -> int:
+    """``work(feed)`` with a session of its own. Never fails a request: anything not
+    applied stays pending, and is retried shortly in the background while another
+    process holds the index's writer lock."""
+    session = db.session_factory(app)()
     try:
-        return drain(backend(app), DatabaseFeed(session))
+        return work(DatabaseFeed(session)) or 0
     except IndexBusy:
         log.warning("search index busy: changes left pending")
         if retries > 0:
-            timer = threading.Timer(RETRY_SECONDS, drain_pending, args=(app,),
-                                    kwargs={"retries": retries - 1})
+            timer = threading.Timer(RETRY_SECONDS, retry, args=(retries - 1,))
             timer.daemon = True
             timer.start()
+    except OperationalError as exc:
+        if not is_busy(exc):
+            log.exception("could not read the index change log")
+        else:  # expected with several writers: the changes stay pending for the next drain
+            log.warning("database busy: index changes left pending")
     except SQLAlchemyError:
         log.exception("could not read the index change log")
     finally:
         session.close()
     return 0
+
+
+def drain_pending(app: Flask, *, retries: int = 3) -> int:
+    """Apply pending index changes (see `_in_own_session`)."""
+    return _in_own_session(app, lambda feed: drain(backend(app), feed), retries,
+                           lambda left: drain_pending(app, retries=left))
+
+
+def refresh_items(app: Flask, slugs, *, retries: int = 3) -> bool:
+    """Bring these items in the index to what the database holds now; False when the
+    index was busy (then it is retried in the background)."""
+    slugs = list(slugs)
+    done = _in_own_session(app, lambda feed: refresh(backend(app), feed, slugs), retries,
+                           lambda left: refresh_items(app, slugs, retries=left))
+    return done == len(slugs)
+
+
+def _hide_before_commit(app: Flask, session: Session) -> None:
+    """A change that hides an item from someone must not leave it findable for a single
+    request after the commit. So the index gets the item's new state before the commit,
+    and keeps its writer lock until the commit ends (no drain can put the old state back
+    meanwhile); the change records it satisfies go in the same transaction. If the commit
+    fails, the items are refreshed from the database: meanwhile search errs toward hiding."""
+    session.flush()
+    changes = session.info.get("index_changes", ())
+    hiding = sorted({slug for _, slug, op in changes if op in HIDING})
+    if not hiding or "index_release" in session.info:
+        return
+    done = [change_id for change_id, slug, _ in changes if slug in hiding]
+    session.execute(delete(IndexChange).where(IndexChange.id.in_(done)))
+    records = records_for(session, hiding)
+    try:
+        release = backend(app).hide(records.values(), [s for s in hiding if s not in records],
+                                    connection=_driver_connection(session))
+    except IndexBusy:
+        raise Conflict("The search index is busy (being rebuilt?), so nothing was changed. "
+                       "Try again in a minute.") from None
+    session.info["index_release"] = release
+    session.info["index_hidden"] = hiding
+
+
+def _driver_connection(session: Session):
+    """The DB-API connection of the session's transaction (psycopg's, on PostgreSQL)."""
+    return session.connection().connection.driver_connection
 
 
 def init_app(app: Flask) -> None:
@@ -78,17 +129,38 @@ def init_app(app: Flask) -> None:
 
     @event.listens_for(factory, "after_flush")
     def _note_changes(session: Session, _context):
-        if any(isinstance(obj, IndexChange) for obj in session.new):
-            session.info["index_dirty"] = True
+        for obj in session.new:
+            if isinstance(obj, IndexChange):
+                session.info["index_dirty"] = True
+                session.info.setdefault("index_changes", []).append((obj.id, obj.slug, obj.op))
+
+    @event.listens_for(factory, "before_commit")
+    def _hide(session: Session):
+        _hide_before_commit(app, session)
 
     @event.listens_for(factory, "after_commit")
     def _apply_changes(session: Session):
+        release = session.info.pop("index_release", None)
+        session.info.pop("index_changes", None)
+        session.info.pop("index_hidden", None)
+        if release is not None:
+            release()
         if session.info.pop("index_dirty", False):
             drain_pending(app)
 
-    @event.listens_for(factory, "after_rollback")
-    def _forget(session: Session):
+    @event.listens_for(factory, "after_transaction_end")
+    def _forget(session: Session, transaction):
+        if transaction.parent is not None:
+            return
+        # Not committed (a commit pops these first): give back the lock, put back what
+        # was hidden for a change that never happened.
         session.info.pop("index_dirty", None)
+        session.info.pop("index_changes", None)
+        hidden = session.info.pop("index_hidden", None)
+        release = session.info.pop("index_release", None)
+        if release is not None:
+            release()
+            refresh_items(app, hidden or ())
 
     state = {"drained": False}
 

@@ -14,9 +14,10 @@ import time
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from content_library.services.index_feed import records_for
+from content_library.services.index_feed import DatabaseFeed
 from content_library.services.usage_ranking import moved_scores
 from search_index.base import IndexBusy
+from search_index.sync import refresh
 
 from .extensions import db
 from .indexing import backend
@@ -37,9 +38,8 @@ def refresh_ranking(app: Flask, limit: int | None = REFRESH_BATCH) -> int:
         moved = moved_scores(session, search.fingerprints())
         if limit is not None:
             moved = moved[:limit]
-        for start in range(0, len(moved), 500):
-            search.index_items(records_for(session, moved[start:start + 500]).values())
-        return len(moved)
+        # read under the index's writer lock, like every writer: never an older state over a newer one
+        return refresh(search, DatabaseFeed(session), moved)
     finally:
         session.close()
 

@@ -10,7 +10,7 @@ viewer may not see. The portal still re-checks every hit against the database.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from content_library.records import SearchableItem, Viewer
@@ -149,17 +149,39 @@ class SearchBackend(ABC):
     """
 
     @abstractmethod
-    def index_items(self, items: Iterable[SearchableItem]) -> None:
-        """Add or replace the given items (by slug), in one writer transaction.
+    def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
+        """Take the writer lock, then call ``read()`` for the items to add or replace and
+        the slugs to remove, and apply both in one writer transaction.
 
-        Raises :class:`IndexBusy` when the writer lock is not free in time.
+        Reading the database only once the lock is held is what keeps concurrent writers
+        in order: whoever writes later also read later, so an older state never
+        overwrites a newer one. Raises :class:`IndexBusy` when the lock is not free in time.
         """
 
-    @abstractmethod
-    def remove_items(self, slugs: Iterable[str]) -> None:
-        """Remove the items with these slugs; unknown slugs are ignored.
+    def index_items(self, items: Iterable[SearchableItem]) -> None:
+        """Add or replace the given items (by slug), in one writer transaction."""
+        items = list(items)
+        if items:
+            self.update(lambda: (items, ()))
 
-        Raises :class:`IndexBusy` when the writer lock is not free in time.
+    def remove_items(self, slugs: Iterable[str]) -> None:
+        """Remove the items with these slugs; unknown slugs are ignored."""
+        slugs = [slug for slug in slugs if slug]
+        if slugs:
+            self.update(lambda: ((), slugs))
+
+    @abstractmethod
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
+        """Write ``items`` and remove ``gone`` at once, for a database change about to
+        commit that shows them to fewer people, and keep the writer lock until the
+        returned ``release()`` is called (after that commit ends), so that no writer puts
+        back the state the change replaces.
+
+        ``connection`` is the DB-API connection of the committing transaction: a backend
+        whose tables live in that database writes through it, so the change to the index
+        commits or rolls back with the change itself. Raises :class:`IndexBusy` when the
+        lock is not free in time.
         """
 
     @abstractmethod

@@ -487,20 +487,41 @@ class PostgresBackend(SearchBackend):
 
     # Writing ----------------------------------------------------------------
 
-    def index_items(self, items: Iterable[SearchableItem]) -> None:
+    def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
+        self._write(lambda cur: self._apply(cur, *read()))
+
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
+        """The writes run in ``connection``'s transaction (the portal's own database, where
+        these tables live), under the writer lock that transaction then holds until it
+        ends: the index changes in the very commit that hides the items."""
+        if connection is None:
+            raise ValueError("the postgres backend hides items in the committing transaction")
+        try:
+            with connection.transaction(), connection.cursor() as cur:
+                cur.execute("SELECT current_setting('lock_timeout')")
+                before = cur.fetchone()[0]
+                waiting = str(max(int(self._writer_timeout * 1000), 1))
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (waiting,))
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key,))
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
+                self._apply(cur, items, gone)
+        except (errors.LockNotAvailable, errors.DeadlockDetected) as exc:
+            raise IndexBusy(f"the search table {self._sql.name} is locked by another writer") from exc
+        return lambda: None
+
+    def _apply(self, cur: psycopg.Cursor, items: Iterable[SearchableItem], gone: Iterable[str]) -> None:
         rows: dict[str, dict[str, Any]] = {}
         for item in items:
             if not item.slug:
                 raise ValueError("an item without a slug cannot be indexed")
             row = _row(item)
             rows[row["slug"]] = row
+        removed = [slug for slug in dict.fromkeys(_plain(s) for s in gone if s) if slug not in rows]
         if rows:
-            self._write(lambda cur: self._replace(cur, list(rows.values())))
-
-    def remove_items(self, slugs: Iterable[str]) -> None:
-        wanted = list(dict.fromkeys(_plain(slug) for slug in slugs if slug))
-        if wanted:
-            self._write(lambda cur: self._remove(cur, wanted))
+            self._replace(cur, list(rows.values()))
+        if removed:
+            self._remove(cur, removed)
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Replace every document in one transaction (searches keep reading the old

@@ -4,6 +4,11 @@ The item services write a change record in the same transaction as the change. A
 commit, `drain` applies the pending records to the backend with plain values and deletes
 them; whatever stays pending (a crash, a busy writer lock) is applied by the next drain.
 `check` compares fingerprints to find what drifted anyway; `repair` fixes it.
+
+Every writer here reads the database only once it holds the index's writer lock, and
+writes each item as the database holds it then, whatever the change record said: two
+processes draining at once apply in the order they read, so an older state never
+overwrites a newer one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,17 @@ class Feed(Protocol):
     def pending(self, limit: int = 1000) -> list[ItemChange]: ...
     def records(self, slugs: Iterable[str]) -> dict[str, SearchableItem]: ...
     def everything(self) -> Iterator[SearchableItem]: ...
-    def acknowledge(self, change_ids: Iterable[int]) -> None: ...
+    def acknowledge(self, change_ids: Iterable[int]) -> bool: ...
+    def catch_up(self) -> None:
+        """End any read in progress, so what is read next sees every commit made so far."""
+
+
+def as_stored(feed: Feed, slugs: Iterable[str]) -> tuple[list[SearchableItem], list[str]]:
+    """The items among ``slugs`` as the database holds them now, and the slugs it no
+    longer has: what the index should hold for them."""
+    slugs = list(dict.fromkeys(slugs))
+    records = feed.records(slugs)
+    return list(records.values()), [slug for slug in slugs if slug not in records]
 
 
 def drain(backend, feed: Feed, batch: int = 1000) -> int:
@@ -29,20 +44,47 @@ def drain(backend, feed: Feed, batch: int = 1000) -> int:
     pending and the next drain (next save, next start, `index check --repair`) applies them.
     """
     touched = 0
-    while changes := feed.pending(batch):
-        latest: dict[str, str] = {}
-        for change in changes:
-            latest[change.slug] = change.op
-        wanted = [slug for slug, op in latest.items() if op == "upsert"]
-        records = feed.records(wanted)
-        gone = [slug for slug in latest if slug not in records]
-        if records:
-            backend.index_items(records.values())
-        if gone:
-            backend.remove_items(gone)
-        feed.acknowledge(change.id for change in changes)
-        touched += len(latest)
+    taken: list[ItemChange] = []
+
+    def read() -> tuple[list[SearchableItem], list[str]]:
+        feed.catch_up()
+        taken[:] = feed.pending(batch)
+        return as_stored(feed, (change.slug for change in taken))
+
+    while feed.pending(1):
+        backend.update(read)
+        if not taken or not feed.acknowledge(change.id for change in taken):
+            break  # what stays pending is applied (again, harmlessly) by a later drain
+        touched += len({change.slug for change in taken})
     return touched
+
+
+def refresh(backend, feed: Feed, slugs: Iterable[str]) -> int:
+    """Bring these items in the index to what the database holds now; returns how many."""
+    slugs = list(slugs)
+    for start in range(0, len(slugs), 500):
+        def read(chunk=slugs[start:start + 500]) -> tuple[list[SearchableItem], list[str]]:
+            feed.catch_up()
+            return as_stored(feed, chunk)
+
+        backend.update(read)
+    return len(slugs)
+
+
+def rebuild(backend, feed: Feed) -> int:
+    """Rebuild the whole index; acknowledges only the changes made before it read the
+    database: those made during the rebuild stay pending for the next drain."""
+    before: list[ItemChange] = []
+
+    def items() -> Iterator[SearchableItem]:
+        # read only once the rebuild holds the writer lock, like every other writer
+        feed.catch_up()
+        before.extend(feed.pending(10_000_000))
+        yield from feed.everything()
+
+    count = backend.rebuild(items())
+    feed.acknowledge(change.id for change in before)
+    return count
 
 
 @dataclass
@@ -77,13 +119,7 @@ def check(backend, feed: Feed) -> Drift:
 
 
 def repair(backend, feed: Feed, drift: Drift) -> None:
-    fix = drift.missing + drift.stale
-    for start in range(0, len(fix), 500):
-        records = feed.records(fix[start:start + 500])
-        backend.index_items(records.values())
-    if drift.extra:
-        backend.remove_items(drift.extra)
+    refresh(backend, feed, drift.missing + drift.stale + drift.extra)
     # What the check just repaired includes whatever was pending.
-    pending = feed.pending(100_000)
-    if pending:
+    if feed.pending(1):
         drain(backend, feed)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from functools import reduce
 from itertools import islice
 from operator import and_, or_
@@ -147,31 +147,37 @@ class WhooshBackend(SearchBackend):
 
     # Writing --------------------------------------------------------------
 
-    def index_items(self, items: Iterable[SearchableItem]) -> None:
+    def update(self, read: Callable[[], tuple[Iterable[SearchableItem], Iterable[str]]]) -> None:
+        with self._store.locked() as deadline:
+            self._write(deadline, *read())
+
+    def hide(self, items: Iterable[SearchableItem], gone: Iterable[str],
+             connection=None) -> Callable[[], None]:
+        lock = ExitStack()
+        try:
+            self._write(lock.enter_context(self._store.locked()), items, gone)
+        except BaseException:
+            lock.close()
+            raise
+        return lock.close
+
+    def _write(self, deadline: float, items: Iterable[SearchableItem], gone: Iterable[str]) -> None:
+        """Replace ``items`` and remove ``gone`` in one commit; call with the lock held."""
         documents: dict[str, dict] = {}
         for item in items:
             if not item.slug:
                 raise ValueError("an item without a slug cannot be indexed")
             documents[item.slug] = to_document(item)
-        if not documents:
+        removed = [slug for slug in dict.fromkeys(gone) if slug and slug not in documents]
+        if not documents and not removed:
             return
-        with self._store.locked() as deadline:
-            _, ix = self._store.ensure_current()
-            writer = self._store.writer(ix, deadline)
-            with _committing(writer):
-                for document in documents.values():
-                    writer.update_document(**document)
-
-    def remove_items(self, slugs: Iterable[str]) -> None:
-        wanted = list(dict.fromkeys(slug for slug in slugs if slug))
-        if not wanted:
-            return
-        with self._store.locked() as deadline:
-            _, ix = self._store.ensure_current()
-            writer = self._store.writer(ix, deadline)
-            with _committing(writer):
-                for slug in wanted:
-                    writer.delete_by_term("slug", slug)
+        _, ix = self._store.ensure_current()
+        writer = self._store.writer(ix, deadline)
+        with _committing(writer):
+            for slug in removed:
+                writer.delete_by_term("slug", slug)
+            for document in documents.values():
+                writer.update_document(**document)
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Index ``items`` into a new folder, then make it the live index.

@@ -58,6 +58,23 @@ def database_server():
 
 
 @pytest.fixture
+def own_postgres_database(database_server):
+    """A fresh PostgreSQL database for one test (the postgres search backend's tables
+    included), dropped afterwards even if other processes left connections open."""
+    if not database_server:
+        pytest.skip("PostgreSQL: set PORTAL_TEST_DATABASE_URL to run this")
+    name = f"portal_own_{secrets.token_hex(4)}"
+    base, _, _ = database_server.rpartition("/")
+    admin = create_engine(database_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
 def app_config(tmp_path: Path, database_server) -> dict:
     return {
         "TESTING": True,

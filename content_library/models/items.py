@@ -168,8 +168,11 @@ class IndexChange(Base):
     """
 
     __tablename__ = "index_changes"
+    # Never reuse a deleted record's id on SQLite: a drain deletes the ids it applied, and
+    # a reused one would be a newer change, deleted unapplied.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), index=True)
-    op: Mapped[str] = mapped_column(String(8))  # "upsert" | "delete"
+    op: Mapped[str] = mapped_column(String(8))  # "upsert" | "narrow" (hides it) | "delete"
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

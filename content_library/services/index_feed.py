@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
+from ..database import begin_write, is_busy
 from ..models import ARGUMENT_PARTS, ContentItem, IndexChange
 from ..records import ItemChange, SearchableItem
 from ..rendering import markdown_to_text
 from .usage_ranking import search_scores, step_mark
+
+log = logging.getLogger(__name__)
 
 
 def argument_text(argument: dict) -> str:
@@ -95,11 +100,27 @@ def pending_changes(session: Session, limit: int = 1000) -> list[ItemChange]:
     return [ItemChange(id=r.id, slug=r.slug, op=r.op) for r in rows]
 
 
-def acknowledge(session: Session, change_ids: Iterable[int]) -> None:
+ACKNOWLEDGE_TRIES = 3
+
+
+def acknowledge(session: Session, change_ids: Iterable[int]) -> bool:
+    """Delete applied change records; False when the database stayed too busy to (they are
+    then applied again by a later drain, which does no harm). The write lock is taken up
+    front: a transaction that had read first could not wait for it on SQLite."""
     ids = list(change_ids)
-    for start in range(0, len(ids), 500):
-        session.execute(delete(IndexChange).where(IndexChange.id.in_(ids[start:start + 500])))
-    session.commit()
+    for attempt in range(ACKNOWLEDGE_TRIES):
+        try:
+            begin_write(session)
+            for start in range(0, len(ids), 500):
+                session.execute(delete(IndexChange).where(IndexChange.id.in_(ids[start:start + 500])))
+            session.commit()
+            return True
+        except OperationalError as exc:
+            session.rollback()
+            if not is_busy(exc):
+                raise
+            log.info("index change log busy (try %d of %d)", attempt + 1, ACKNOWLEDGE_TRIES)
+    return False
 
 
 class DatabaseFeed:
@@ -117,5 +138,9 @@ class DatabaseFeed:
     def everything(self) -> Iterator[SearchableItem]:
         return all_records(self.session)
 
-    def acknowledge(self, change_ids: Iterable[int]) -> None:
-        acknowledge(self.session, change_ids)
+    def acknowledge(self, change_ids: Iterable[int]) -> bool:
+        return acknowledge(self.session, change_ids)
+
+    def catch_up(self) -> None:
+        # SQLite reads from the snapshot its transaction began with; a new one sees all.
+        self.session.rollback()

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..database import begin_write
+from ..database import begin_write, hold_name
 from ..errors import Conflict, Invalid, NotFound
 from ..models import (
     ARGUMENT_FIELDS,
@@ -32,6 +32,7 @@ from ..models import (
     Vertical,
     utcnow,
 )
+from ..visibility import hides
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -245,7 +246,8 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
                file=KEEP_FILE) -> tuple[ContentItem, str]:
     """Create or update without committing; returns the item and "created", "updated" or
     "unchanged". Callers validate first (save_item does; an import validates everything)."""
-    item = existing or session.scalar(select(ContentItem).where(ContentItem.slug == data.slug))
+    item = _locked(session, existing, data.slug)
+    op = "upsert"
     if item is None:
         item = ContentItem(version=1)
         with session.no_autoflush:
@@ -262,18 +264,50 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
         old_slug = item.slug
         with session.no_autoflush:
             _apply(session, item, data, file)
-        if snapshot(item) == before:
+        after = snapshot(item)
+        if after == before:
             return item, "unchanged"
         item.version += 1
         item.updated_at = utcnow()
         if old_slug != item.slug:
             session.add(IndexChange(slug=old_slug, op="delete"))
         outcome = "updated"
+        if hides((before["status"], before["audience"]), (after["status"], after["audience"])):
+            op = "narrow"  # the index hides it before the commit (see portal/indexing.py)
     session.flush()
     session.add(ItemVersion(item=item, number=item.version, snapshot=snapshot(item),
                             author_id=actor.id if actor else None, note=note[:500]))
-    session.add(IndexChange(slug=item.slug, op="upsert"))
+    session.add(IndexChange(slug=item.slug, op=op))
     return item, outcome
+
+
+#: Held by whoever creates an item or renames one, so that two saves giving one slug take
+#: turns (one lock for all: an import creating thousands of items takes only one).
+NEW_SLUGS = "content-items:new-slug"
+
+
+def _locked(session: Session, existing: ContentItem | None, slug: str) -> ContentItem | None:
+    """The item as the database holds it now, locked until the transaction ends: two
+    writers of one item take turns, and the second builds on the first's version (or
+    creation) instead of reusing its number (or slug). An `existing` object may have been
+    loaded before the transaction began: it is read again."""
+    if existing is not None:
+        # once per transaction: a second refresh would drop what the caller set since
+        locked = session.info.setdefault("items_locked", {})
+        if locked.get(existing.id) is not session.get_transaction():
+            session.refresh(existing, with_for_update=True)
+            locked[existing.id] = session.get_transaction()
+        return existing
+    found = _select_locked(session, slug)
+    if found is None:
+        hold_name(session, NEW_SLUGS)
+        found = _select_locked(session, slug)  # created by whoever held it before us?
+    return found
+
+
+def _select_locked(session: Session, slug: str) -> ContentItem | None:
+    return session.scalar(select(ContentItem).where(ContentItem.slug == slug)
+                          .with_for_update().execution_options(populate_existing=True))
 
 
 # The people who may own an item: active staff (a champion keeps nothing fresh).
@@ -307,6 +341,8 @@ def save_item(session: Session, data: ItemInput, actor: User | None, *, note: st
               expected_version: int | None = None, existing: ContentItem | None = None,
               file=KEEP_FILE, owner_must_have_account: bool = False) -> tuple[ContentItem, str]:
     begin_write(session)
+    if existing is None or data.slug != existing.slug:
+        hold_name(session, NEW_SLUGS)  # so that the slug check stays true until the commit
     errors = problems(session, data, existing, owner_must_have_account=owner_must_have_account)
     if errors:
         session.rollback()
@@ -314,10 +350,10 @@ def save_item(session: Session, data: ItemInput, actor: User | None, *, note: st
     try:
         result = apply_item(session, data, actor, note=note, expected_version=expected_version,
                             existing=existing, file=file)
-    except Conflict:
+        session.commit()
+    except Conflict:  # from the version check, or from the search index at commit
         session.rollback()
         raise
-    session.commit()
     return result
 
 
@@ -333,16 +369,27 @@ def input_from_snapshot(snap: dict) -> ItemInput:
     )
 
 
+def _fresh(session: Session, item: ContentItem) -> ContentItem:
+    """Start writing, with the item as it is now: a change built on what the caller
+    loaded earlier would undo whatever was saved since."""
+    begin_write(session)
+    return _locked(session, item, item.slug)
+
+
 def change_status(session: Session, item: ContentItem, status: str, actor: User,
                   note: str = "", replaced_by: str | None = None) -> ContentItem:
     """Move an item through the workflow. Archiving may name the published item that takes
     its place (`replaced_by`, a slug); leaving the archive forgets it."""
+    _fresh(session, item)
+    if status == item.status and not replaced_by:  # someone made the same move just now
+        session.commit()
+        return item
     if status not in TRANSITIONS.get(item.status, ()):
+        session.rollback()
         raise Invalid({"status": f"An item that is {item.status.replace('_', ' ')} cannot move "
                                  f"to {status.replace('_', ' ')}."})
     data = replace(input_from_snapshot(snapshot(item)), status=status)
     note = note or f"{TRANSITION_VERBS[status]}"
-    begin_write(session)
     replacement = None
     if replaced_by and status == "archived":
         replacement = session.scalar(select(ContentItem).where(ContentItem.slug == replaced_by))
@@ -371,6 +418,7 @@ def get_version(item: ContentItem, number: int) -> ItemVersion:
 def restore_version(session: Session, item: ContentItem, number: int, actor: User) -> ContentItem:
     """Bring back an old version's words as a new version; nothing in between is lost.
     The status stays as it is now: restoring words never publishes or withdraws an item."""
+    _fresh(session, item)
     old = get_version(item, number)
     data = input_from_snapshot(old.snapshot)
     # Tags deleted since then cannot come back; keep what still exists.

@@ -268,6 +268,9 @@ def change_status(slug: str):
                 put_errors(form, exc)
                 return _confirm_page(found, form, 400)
             flash(next(iter(exc.reasons.values())), "error")
+        except Conflict as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
         else:
             flash(f"Now {STATUS_NAMES[found.status].lower()}.", "success")
     return redirect(url_for("library.item", slug=found.slug))
@@ -331,6 +334,11 @@ def restore(slug: str, number: int):
     found = readable_item(slug)
     form = ConfirmForm()
     if form.validate_on_submit():
-        item_service.restore_version(db.session, found, number, user())
-        flash(f"Restored version {number} as version {found.version}.", "success")
+        try:
+            item_service.restore_version(db.session, found, number, user())
+        except Conflict as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            flash(f"Restored version {number} as version {found.version}.", "success")
     return redirect(url_for("library.item", slug=found.slug))

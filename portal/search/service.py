@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -18,6 +19,8 @@ from content_library.records import ItemCard
 from content_library.services import catalog
 from content_library.services.search_words import log_search, synonym_table
 from search_index import FACETS, SearchQuery, SearchResult
+
+from ..indexing import refresh_items
 
 FACET_KINDS = {"stage": "stages", "stakeholder": "stakeholders", "solution": "solutions",
                "vertical": "verticals", "type": "content_types"}
@@ -77,6 +80,49 @@ def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, Conten
     return {item.slug: item for item in session.scalars(stmt)}
 
 
+def _checked_search(session: Session, backend, user: User, query: SearchQuery,
+                    as_typed: bool) -> tuple[SearchResult, str, dict[str, ContentItem]]:
+    """The answer (see `_answer`), every hit re-checked against the database. A hit the
+    database drops means the index is behind for that item: it is refreshed and the search
+    asked again, so that totals and facets count only what the person may see. When the
+    index is too busy to refresh, the dropped hits are taken out of the counts instead."""
+    viewer = visibility.viewer_for(user)
+    result, match = _answer(backend, query, viewer, as_typed)
+    items = _recheck(session, user, [hit.slug for hit in result.hits])
+    dropped = [hit.slug for hit in result.hits if hit.slug not in items]
+    if dropped and refresh_items(current_app._get_current_object(), dropped, retries=0):
+        result, match = _answer(backend, query, viewer, as_typed)
+        items = _recheck(session, user, [hit.slug for hit in result.hits])
+        dropped = [hit.slug for hit in result.hits if hit.slug not in items]
+    if dropped:
+        result = _uncounted(session, result, dropped)
+    return result, match, items
+
+
+def _uncounted(session: Session, result: SearchResult, dropped: list[str]) -> SearchResult:
+    """``result`` without the dropped hits in its total and facet counts (counted by the
+    tags the database holds for them: the index's copy is the one not to be trusted)."""
+    facets = {facet: dict(counts) for facet, counts in result.facets.items()}
+    stmt = (select(ContentItem).where(ContentItem.slug.in_(dropped))
+            .options(selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
+                     selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
+                     selectinload(ContentItem.type)))
+    for item in session.scalars(stmt):
+        tags = {"stage": item.stages, "stakeholder": item.stakeholders,
+                "solution": item.solutions, "vertical": item.verticals, "type": [item.type]}
+        for facet, chosen in tags.items():
+            counts = facets.setdefault(facet, {})
+            for tag in chosen:
+                if counts.get(tag.slug, 0) > 1:
+                    counts[tag.slug] -= 1
+                else:
+                    counts.pop(tag.slug, None)
+    all_words = sum(1 for hit in result.hits if hit.slug in dropped and not hit.missing)
+    return replace(result, total=max(result.total - len(dropped), 0),
+                   all_words=max(result.all_words - all_words, 0),
+                   hits=[hit for hit in result.hits if hit.slug not in dropped], facets=facets)
+
+
 def search(session: Session, backend, user: User, text: str, filters: dict[str, tuple[str, ...]],
            page: int = 1, per_page: int = 20, *, log: bool = True,
            as_typed: bool = False) -> SearchPage:
@@ -86,8 +132,7 @@ def search(session: Session, backend, user: User, text: str, filters: dict[str, 
     filters = {f: tuple(filters.get(f, ())) for f in FACETS if filters.get(f)}
     query = SearchQuery(text=text, filters=filters, page=page, per_page=per_page,
                         synonyms=synonym_table(session))
-    result, match = _answer(backend, query, visibility.viewer_for(user), as_typed)
-    items = _recheck(session, user, [hit.slug for hit in result.hits])
+    result, match, items = _checked_search(session, backend, user, query, as_typed)
     today = date.today()
     found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
              for hit in result.hits if hit.slug in items]
