@@ -240,7 +240,7 @@ class _Teller:
     def _event(self, kind: str, item: StoryItem | None, rep: str, at: datetime, *,
                stage: str | None = None, deal: str | None = None, **details) -> None:
         self.events.append({"kind": kind, "item_id": item.id if item else None,
-                            "item_slug": item.slug if item else None, "user": rep,
+                            "item_slug": item.slug if item else None, "user": rep, "role": "rep",
                             "deal": deal, "stage": stage, "occurred_at": at,
                             "details": details})
 
