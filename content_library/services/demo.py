@@ -119,12 +119,16 @@ def load_story(session: Session, today: date | None = None) -> StoryReport | Non
                  deal_id=deal_ids.get(salesforce_id(event["deal"] or "")))
         for event in told.events])
     session.execute(insert(SearchLog), [_columns(row) for row in told.searches])
-    session.add_all(ContentRequest(**_columns(row, requester_id=user_ids[row["user"]]))
-                    for row in told.requests)
+    manager = session.scalar(select(User.id).where(User.email == DEMO_USERS[1].email))
+    item_ids = {item.slug: item.id for item in items}
+    session.add_all(ContentRequest(**_columns(
+        row, requester_id=user_ids[row["user"]], answered_by_id=item_ids.get(row["answer"] or ""),
+        decided_by_id=manager if row["decided_at"] else None)) for row in told.requests)
     session.commit()
     return StoryReport(len(told.deals), len(told.events), len(told.searches), len(told.requests))
 
 
 def _columns(row: dict, **ids) -> dict:
     """A story row as table columns: people and deals by their ids, not e-mails or CRM ids."""
-    return {**{key: value for key, value in row.items() if key not in ("user", "deal")}, **ids}
+    named = ("user", "deal", "answer")
+    return {**{key: value for key, value in row.items() if key not in named}, **ids}
