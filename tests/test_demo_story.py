@@ -53,6 +53,12 @@ def test_demo_load_tells_the_story_once(app, runner):
         assert count(session, DealStageEntry, DealStageEntry.stage.is_not(None)) > 400
         assert [name for name, _ in unmapped_stage_names(session)] == [story.UNMAPPED_STAGE]
 
+        links = select(UsageEvent.user_id, UsageEvent.item_id, UsageEvent.deal_id).where(
+            UsageEvent.kind == "used_in_deal").group_by(UsageEvent.user_id, UsageEvent.item_id,
+                                                       UsageEvent.deal_id).subquery()
+        assert count(session, links) == count(session, UsageEvent,
+                                              UsageEvent.kind == "used_in_deal")
+
         # The default period (the last 30 days) has deals, usage and searches.
         recent = period(None, None, today)
         assert count(session, UsageEvent, UsageEvent.occurred_at >= recent.first_moment) > 300

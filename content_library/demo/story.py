@@ -247,9 +247,14 @@ class _Teller:
         self.popularity = [1 / (rank + 1) ** 0.9 for rank in range(len(self.items))]
         self.events: list[dict] = []
         self.searches: list[dict] = []
+        self.linked: set[tuple] = set()
 
     def _event(self, kind: str, item: StoryItem | None, rep: str, at: datetime, *,
                stage: str | None = None, deal: str | None = None, **details) -> None:
+        if kind == "used_in_deal":  # one link per rep, item and deal, as the portal keeps them
+            if (rep, item.slug, deal) in self.linked:
+                return
+            self.linked.add((rep, item.slug, deal))
         self.events.append({"kind": kind, "item_id": item.id if item else None,
                             "item_slug": item.slug if item else None, "user": rep, "role": "rep",
                             "deal": deal, "stage": stage, "occurred_at": at,
