@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from content_library.demo import story
 from content_library.models import (
+    REQUEST_STATUSES,
     ContentItem,
     ContentRequest,
     Deal,
@@ -52,6 +53,12 @@ def test_demo_load_tells_the_story_once(app, runner):
         assert count(session, DealStageEntry, DealStageEntry.stage.is_not(None)) > 400
         assert [name for name, _ in unmapped_stage_names(session)] == [story.UNMAPPED_STAGE]
 
+        links = select(UsageEvent.user_id, UsageEvent.item_id, UsageEvent.deal_id).where(
+            UsageEvent.kind == "used_in_deal").group_by(UsageEvent.user_id, UsageEvent.item_id,
+                                                       UsageEvent.deal_id).subquery()
+        assert count(session, links) == count(session, UsageEvent,
+                                              UsageEvent.kind == "used_in_deal")
+
         # The default period (the last 30 days) has deals, usage and searches.
         recent = period(None, None, today)
         assert count(session, UsageEvent, UsageEvent.occurred_at >= recent.first_moment) > 300
@@ -59,7 +66,10 @@ def test_demo_load_tells_the_story_once(app, runner):
                      Deal.outcome.is_not(None)) >= 20
         zero = count(session, SearchLog, SearchLog.results == 0,
                      SearchLog.at >= recent.first_moment)
-        assert zero > 0 and count(session, ContentRequest) >= 3
+        assert zero > 0
+        statuses = set(session.scalars(select(ContentRequest.status)))
+        assert statuses == set(REQUEST_STATUSES)  # open, accepted, declined, completed
+        assert count(session, ContentRequest, ContentRequest.answered_by_id.is_not(None)) == 1
 
         # One item clearly helps: a positive lift on enough deals, in the default period too.
         for when in (recent, Period(today - timedelta(days=364), today)):

@@ -57,11 +57,22 @@ FOUND_QUERIES = ("roi", "business case", "battle card vantora", "case study heal
 NOT_FOUND_QUERIES = ("soc 2 type ii report", "nonprofit pricing", "gdpr data residency",
                      "hipaa baa template", "salesforce cpq migration", "public sector uk",
                      "arabic case study", "vantora price comparison")
+# (what was searched, what the rep asked, stage, stakeholder, days ago, status, the item that
+# answered it, marketing's note): one of each status, over the last two months.
 REQUESTS = (
-    ("soc 2 type ii report", "IT keeps asking for our SOC 2 Type II report before evaluation."),
-    ("nonprofit pricing", "Two charities in my pipeline: do we have nonprofit pricing?"),
-    ("hipaa baa template", "Hospitals want a BAA template at redlining."),
-    ("", "A one-page comparison with Forelane for the CFO."),
+    ("soc 2 type ii report", "IT keeps asking for our SOC 2 Type II report before evaluation.",
+     "running-evaluation", "it", 55, "completed", "security-questionnaire-standard-answers",
+     "The standard answers now cover SOC 2 Type II; the report itself goes out under NDA."),
+    ("nonprofit pricing", "Two charities in my pipeline: do we have nonprofit pricing?",
+     "negotiating", "procurement-legal", 44, "declined", None,
+     "No nonprofit list price: use the discount guidance and ask the deal desk."),
+    ("hipaa baa template", "Hospitals want a BAA template at redlining.",
+     "redlining-documents", "procurement-legal", 33, "accepted", None,
+     "Legal is drafting one for next month."),
+    ("", "A one-page comparison with Forelane for the CFO.", "comparing-vendors", "cfo", 20,
+     "open", None, ""),
+    ("gdpr data residency", "Where is EU customer data stored? Asked in every European deal.",
+     "running-evaluation", "it", 9, "open", None, ""),
 )
 
 
@@ -236,11 +247,16 @@ class _Teller:
         self.popularity = [1 / (rank + 1) ** 0.9 for rank in range(len(self.items))]
         self.events: list[dict] = []
         self.searches: list[dict] = []
+        self.linked: set[tuple] = set()
 
     def _event(self, kind: str, item: StoryItem | None, rep: str, at: datetime, *,
                stage: str | None = None, deal: str | None = None, **details) -> None:
+        if kind == "used_in_deal":  # one link per rep, item and deal, as the portal keeps them
+            if (rep, item.slug, deal) in self.linked:
+                return
+            self.linked.add((rep, item.slug, deal))
         self.events.append({"kind": kind, "item_id": item.id if item else None,
-                            "item_slug": item.slug if item else None, "user": rep,
+                            "item_slug": item.slug if item else None, "user": rep, "role": "rep",
                             "deal": deal, "stage": stage, "occurred_at": at,
                             "details": details})
 
@@ -333,8 +349,13 @@ class _Teller:
             self._event("view", item, rep, at + timedelta(seconds=21))
 
     def requests(self, reps: list[str]) -> list[dict]:
-        return [{"user": reps[n % len(reps)], "query": query, "filters": {}, "message": message,
-                 # The latest one marketing has already taken on.
-                 "status": "accepted" if n == len(REQUESTS) - 1 else "open",
-                 "created_at": self.now - timedelta(days=40 - 9 * n, hours=3)}
-                for n, (query, message) in enumerate(REQUESTS)]
+        """Content requests, with "answer" (the answering item's slug) for the loader."""
+        rows = []
+        for n, (query, message, stage, stakeholder, back, status, answer, note) in enumerate(
+                REQUESTS):
+            asked = self.now - timedelta(days=back, hours=3)
+            rows.append({"user": reps[n % len(reps)], "query": query, "filters": {},
+                         "message": message, "stage": stage, "stakeholder": stakeholder,
+                         "status": status, "answer": answer, "note": note, "created_at": asked,
+                         "decided_at": None if status == "open" else asked + timedelta(days=4)})
+        return rows

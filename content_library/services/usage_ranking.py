@@ -1,10 +1,9 @@
 """Usage as a ranking signal: what reps use comes first, and old favourites fade.
 
 One figure per item, the decayed use: every use counts 2^(-age / HALF_LIFE_DAYS), so a use
-today counts 1, a month ago 1/2, two months ago 1/4. The database adds them up (GROUP BY
-item) with the same SQL on SQLite and PostgreSQL: neither has a portable exp(), so the age
-is counted in whole weeks (each week weighs as its middle day) by a CASE over moments
-computed here, and uses older than HORIZON_DAYS count nothing.
+today counts 1, a month ago 1/2, two months ago 1/4. The database counts the uses per item
+and week of age (GROUP BY; neither SQLite nor PostgreSQL has a portable exp()), and each
+week weighs as its middle day; uses older than HORIZON_DAYS count nothing.
 
 - Stage pages order by the decayed use **at that stage** (events whose stage context is it).
 - Search boosts by `usage_score` = decayed / (decayed + HALF_SCORE_USES), 0..1, in steps of
@@ -19,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import DateTime, Integer, func, literal, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import ContentItem, UsageEvent, utcnow
 
@@ -37,36 +38,61 @@ RANKING_KINDS = ("view", "download", "copy", "used_in_deal", "share", "template_
 STEP_MARK = "~u"
 
 
-def _decay_weight(now: datetime):
-    """SQL: the weight of one event by its age in weeks, 0 beyond the horizon."""
-    weeks = []
-    for week in range(HORIZON_DAYS // WEEK_DAYS + 1):
-        middle_day = week * WEEK_DAYS + WEEK_DAYS / 2
-        weeks.append((UsageEvent.occurred_at >= now - timedelta(days=(week + 1) * WEEK_DAYS),
-                      2 ** (-middle_day / HALF_LIFE_DAYS)))
-    return case(*weeks, else_=0.0)
+class WeeksAgo(FunctionElement):
+    """Whole weeks from an event to `now`: SQLite and PostgreSQL spell date arithmetic and
+    truncation differently, so each gets its own SQL."""
+
+    type = Integer()
+    name = "weeks_ago"
+    inherit_cache = True
+
+
+@compiles(WeeksAgo)
+def _weeks_ago(element, compiler, **kw):
+    now, moment = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM (CAST({now} AS TIMESTAMP) - {moment})) / 604800) AS INTEGER)"
+
+
+@compiles(WeeksAgo, "sqlite")
+def _weeks_ago_sqlite(element, compiler, **kw):
+    now, moment = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST((julianday({now}) - julianday({moment})) / 7 AS INTEGER)"
+
+
+def _week_weight(weeks: int) -> float:
+    # Each week weighs as its middle day.
+    return 2 ** (-(weeks * WEEK_DAYS + WEEK_DAYS / 2) / HALF_LIFE_DAYS)
 
 
 def decayed_use(session: Session, item_ids: Iterable[int] | None = None,
                 stage: str | None = None, now: datetime | None = None) -> dict[int, float]:
     """Decayed uses by item id, for these items (None: every item), at this stage (None:
-    anywhere). Items never used, or not within the horizon, are absent."""
+    anywhere). Items never used, or not within the horizon, are absent.
+
+    The database counts uses per item and week (GROUP BY); Python weighs the few rows."""
     now = now or utcnow()
-    since = now - timedelta(days=(HORIZON_DAYS // WEEK_DAYS + 1) * WEEK_DAYS)
-    weight = _decay_weight(now)
-    stmt = (select(UsageEvent.item_id, func.sum(weight))
-            .where(UsageEvent.kind.in_(RANKING_KINDS), UsageEvent.item_id.is_not(None),
+    since = now - timedelta(days=HORIZON_DAYS)
+    weeks = WeeksAgo(literal(now, DateTime()), UsageEvent.occurred_at).label("weeks")
+    kind = UsageEvent.kind
+    if item_ids is not None:
+        # `kind || ''` keeps SQLite (which has no statistics before an ANALYZE) from walking
+        # the (kind, time) index through every recent event instead of these items' own.
+        kind = kind.concat("")
+    stmt = (select(UsageEvent.item_id, weeks, func.count())
+            .where(kind.in_(RANKING_KINDS), UsageEvent.item_id.is_not(None),
                    UsageEvent.occurred_at >= since, UsageEvent.occurred_at <= now)
-            .group_by(UsageEvent.item_id))
+            .group_by(UsageEvent.item_id, weeks))
     if stage is not None:
         stmt = stmt.where(UsageEvent.stage == stage)
-    if item_ids is None:
-        return {item_id: float(total) for item_id, total in session.execute(stmt) if total}
-    ids = list(set(item_ids))
+    chunks = [stmt]
+    if item_ids is not None:
+        ids = list(set(item_ids))
+        chunks = [stmt.where(UsageEvent.item_id.in_(ids[start:start + 500]))  # bounded IN lists
+                  for start in range(0, len(ids), 500)]
     found: dict[int, float] = {}
-    for start in range(0, len(ids), 500):  # bounded IN lists
-        chunk = stmt.where(UsageEvent.item_id.in_(ids[start:start + 500]))
-        found.update((item_id, float(total)) for item_id, total in session.execute(chunk) if total)
+    for chunk in chunks:
+        for item_id, week, uses in session.execute(chunk):
+            found[item_id] = found.get(item_id, 0.0) + uses * _week_weight(max(int(week), 0))
     return found
 
 
