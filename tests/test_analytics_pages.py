@@ -447,3 +447,27 @@ def test_library_sorts_by_health_weakest_first(make_item, add_usage, people):
     # overdue: fresh 0, unused 0, outcome unknown 0.5 -> 10; busy: 1, 10/(10+10), 0.5 -> 70
     assert Health(0.0, 0.0, 0.5).score == 10 and Health(1.0, 0.5, 0.5).score == 70
     assert "<td>10</td>" in html and "<td>70</td>" in html
+
+
+def test_the_usage_service_itself_ignores_unknown_sort_names(october, in_db):
+    from content_library.services.content_use import item_usage
+    from content_library.services.effectiveness import Period
+
+    month = Period(date(2026, 10, 1), date(2026, 10, 31))
+    default = in_db(lambda s: [r.slug for r in item_usage(s, month, date.today())])
+    for hostile in ("slug; DROP TABLE usage_events", "id", "title asc"):
+        assert in_db(lambda s, h=hostile: [r.slug for r in item_usage(s, month, date.today(),
+                                                                      sort=h)]) == default
+
+
+def test_usage_page_shows_a_page_of_rows_at_a_time(october, make_item, people, monkeypatch):
+    from portal.analytics import routes
+
+    make_item("battle-card")
+    monkeypatch.setattr(routes, "USAGE_PER_PAGE", 2)
+    client = manager(people)
+    first = client.get("/analytics/usage", query_string=OCTOBER).get_data(as_text=True)
+    assert "Roi Calculator" in first and "Old Deck" not in first and 'aria-label="Pages"' in first
+    last = client.get("/analytics/usage", query_string={**OCTOBER, "page": "2"}).get_data(
+        as_text=True)
+    assert "Old Deck" in last and "Roi Calculator" not in last

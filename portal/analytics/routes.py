@@ -32,7 +32,7 @@ from content_library.spreadsheet import csv_text
 
 from ..access import requires, user
 from ..extensions import db
-from ..numbers import query_number
+from ..numbers import page_number, query_number
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 
@@ -85,6 +85,7 @@ def home():
 
 # ---- usage per item -----------------------------------------------------------------------
 
+USAGE_PER_PAGE = 100  # rows on the page; the CSV has them all
 USAGE_HEADER = ("slug", "title", "type", "owner", "status", "views", "unique_viewers",
                 "downloads", "copies", "shares", "share_opens", "last_used", "stale")
 
@@ -111,7 +112,8 @@ def usage():
 
     return _page("analytics/usage.html", figures, to_csv, sort=sort, descending=descending,
                  flt=flt, choices=catalog.taxonomy_choices(db.session),
-                 owners=content_use.owners(db.session))
+                 owners=content_use.owners(db.session), per_page=USAGE_PER_PAGE,
+                 page=page_number(request.args.get("page"), last=10_000))
 
 
 # ---- unused and stale ---------------------------------------------------------------------
@@ -212,6 +214,9 @@ def undo():
 # ---- findability backlog ------------------------------------------------------------------
 
 
+SEARCHES_SHOWN = 200  # lines on the page; the CSV has them all
+
+
 @bp.get("/searches")
 @requires("view_analytics")
 def searches():
@@ -222,7 +227,7 @@ def searches():
         return _csv("searches", when, ("query", "count", "zero_results", "opened", "not_opened"),
                     ((g.query, g.count, g.zero_results, g.opened, g.not_opened) for g in gaps))
 
-    return _page("analytics/searches.html", figures, to_csv,
+    return _page("analytics/searches.html", figures, to_csv, shown=SEARCHES_SHOWN,
                  may_add_synonyms=visibility.may(user(), "manage_taxonomy"))
 
 
