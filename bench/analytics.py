@@ -167,11 +167,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--deals", type=int, default=5_000)
     parser.add_argument("--items", type=int, default=2_000)
+    parser.add_argument("--again", action="store_true",
+                        help="time again on the --database a previous run filled, without seeding")
     args = parser.parse_args()
     rnd = random.Random(20261129)
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{folder}/bench.db"
         engine = make_engine(url)
+        if args.again and args.database:
+            time_queries(make_session_factory(engine))
+            time_pages(url, Path(folder))
+            return
         Base.metadata.drop_all(engine)
         Base.metadata.create_all(engine)
         sessions = make_session_factory(engine)
@@ -243,7 +249,8 @@ def time_pages(url: str, folder: Path) -> None:
     app = create_app({"DATABASE_URL": url, "INDEX_DIR": str(folder / "index"),
                       "UPLOAD_DIR": str(folder / "files"), "SECRET_KEY": "bench-" + "k" * 40})
     with app.app_context():
-        create_user(db.session, NewUser("manager@example.com", "Bench", "manager", PASSWORD))
+        if db.session.scalar(select(User.id).where(User.email == "manager@example.com")) is None:
+            create_user(db.session, NewUser("manager@example.com", "Bench", "manager", PASSWORD))
     client = app.test_client()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
                       client.get("/login").get_data(as_text=True)).group(1)

@@ -39,14 +39,13 @@ class UsageEvent(Base):
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        Index("ix_usage_events_item_time", "item_id", "occurred_at"),
+        # Covering: usage per item reads each item's events in a period from the index alone,
+        # in item order (a year of a million events on SQLite: several seconds less).
+        Index("ix_usage_events_item_time", "item_id", "occurred_at", "kind", "user_id", "stage"),
         # Covering: effectiveness reads kind, item and time of a deal's events from the
         # index alone (a year of a million events: 2.6 s without, 0.5 s with, on SQLite).
         Index("ix_usage_events_deal", "deal_id", "kind", "item_id", "occurred_at"),
         Index("ix_usage_events_kind_time", "kind", "occurred_at"),
-        # Covering: usage per item reads a period's events from the index alone, without a
-        # visit to each row (30 days of a million events on SQLite: 1.4 s without, 0.2 s with).
-        Index("ix_usage_events_time_use", "occurred_at", "item_id", "kind", "user_id", "stage"),
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True)
