@@ -408,7 +408,9 @@ def test_backlog_adds_a_synonym_or_opens_a_request(in_db, people, taxonomy):
     assert ["tco", "total cost of ownership"] in in_db(
         lambda s: [g.terms for g in search_words.synonym_groups(s)])
     client.post("/analytics/searches/request", data={"csrf_token": token, "query": "tco"})
-    assert in_db(lambda s: [r.query for r in search_words.open_requests(s)]) == ["tco"]
+    from content_library.services import content_requests
+    assert in_db(lambda s: [r.query for r in content_requests.requests_for_marketing(s)]) == [
+        "tco"]
 
 
 # ---- the item page and health ---------------------------------------------------------------

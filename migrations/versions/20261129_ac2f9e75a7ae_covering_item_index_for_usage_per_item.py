@@ -2,14 +2,14 @@
 index alone, in item order
 
 Revision ID: ac2f9e75a7ae
-Revises: 85b1a409f85f
+Revises: 262e3962152f
 Create Date: 2026-11-29 14:07:28.730372
 """
 from alembic import op
 
 
 revision = 'ac2f9e75a7ae'
-down_revision = '85b1a409f85f'
+down_revision = '262e3962152f'
 branch_labels = None
 depends_on = None
 

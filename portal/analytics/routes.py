@@ -19,7 +19,7 @@ from flask import (
 from content_library import visibility
 from content_library.errors import Conflict, Invalid, NotFound
 from content_library.models import ContentItem, Deal
-from content_library.services import catalog, content_use, search_words, upkeep
+from content_library.services import catalog, content_requests, content_use, search_words, upkeep
 from content_library.services.effectiveness import (
     TOO_FEW_DEALS,
     Period,
@@ -250,8 +250,9 @@ def add_synonym():
 def open_request():
     query = request.form.get("query", "")
     try:
-        search_words.request_content(db.session, user(), query, {},
-                                     f"Reps searched for '{query}' and found nothing they opened.")
+        content_requests.request_content(
+            db.session, user(), query=query,
+            message=f"Reps searched for '{query}' and found nothing they opened.")
     except Invalid as exc:
         flash(" ".join(exc.reasons.values()), "error")
     else:
