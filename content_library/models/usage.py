@@ -39,7 +39,9 @@ class UsageEvent(Base):
 
     __tablename__ = "usage_events"
     __table_args__ = (
-        Index("ix_usage_events_item_time", "item_id", "occurred_at"),
+        # Covering: usage per item reads each item's events in a period from the index alone,
+        # in item order (a year of a million events on SQLite: several seconds less).
+        Index("ix_usage_events_item_time", "item_id", "occurred_at", "kind", "user_id", "stage"),
         # Covering: effectiveness reads kind, item and time of a deal's events from the
         # index alone (a year of a million events: 2.6 s without, 0.5 s with, on SQLite).
         Index("ix_usage_events_deal", "deal_id", "kind", "item_id", "occurred_at"),

@@ -142,6 +142,7 @@ class LibraryFilter:
     page: int = 1
     per_page: int = 50
     matching: tuple[str, ...] = ()  # slugs whose full text matches ``text``, best first
+    ranked: tuple[str, ...] = ()  # slugs in the order to list them (content health)
 
 
 def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[list[ItemCard], int]:
@@ -166,8 +167,9 @@ def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[lis
         stmt = stmt.where(ContentItem.review_by < today)
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     order = [ContentItem.updated_at.desc(), ContentItem.id.desc()]
-    if flt.text and flt.matching:
-        ranks = {slug: position for position, slug in enumerate(flt.matching)}
+    first = flt.matching if flt.text and flt.matching else flt.ranked
+    if first:
+        ranks = {slug: position for position, slug in enumerate(first)}
         order.insert(0, case(ranks, value=ContentItem.slug, else_=len(ranks)))
     page = _with_tags(stmt.order_by(*order).offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
     return [card(item, today) for item in session.scalars(page)], total

@@ -18,7 +18,7 @@ from content_library import visibility
 from content_library.errors import Conflict, Invalid, NotFound
 from content_library.models import ARGUMENT_PARTS, LIST_ARGUMENT_FIELDS, STATUS_NAMES
 from content_library.rendering import markdown_to_html
-from content_library.services import catalog
+from content_library.services import catalog, content_use
 from content_library.services import items as item_service
 from content_library.services.files import discard_unreferenced, store_file, stored_path
 
@@ -280,7 +280,10 @@ def change_status(slug: str):
 @requires("view_library")
 def library():
     text = request.args.get("q", "")
+    health = (content_use.health_scores(db.session, date.today())
+              if request.args.get("sort") == "health" else None)
     flt = catalog.LibraryFilter(
+        ranked=content_use.weakest_first(health) if health else (),
         status=request.args.get("status") or None, type=request.args.get("type") or None,
         stage=request.args.get("stage") or None, text=text,
         matching=search_service.library_matches(db.session, backend(), text),
@@ -290,7 +293,8 @@ def library():
     cards, total = catalog.library_page(db.session, flt, date.today())
     pages = max(1, -(-total // flt.per_page))
     return render_template("library/library.html", cards=cards, total=total, flt=flt, pages=pages,
-                           choices=catalog.taxonomy_choices(db.session), status_names=STATUS_NAMES)
+                           choices=catalog.taxonomy_choices(db.session), status_names=STATUS_NAMES,
+                           health=health)
 
 
 @bp.get("/content/<slug>/versions")
