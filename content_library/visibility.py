@@ -25,6 +25,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "view_versions": MANAGE_ROLES,
     "manage_taxonomy": MANAGE_ROLES,
     "manage_users": frozenset({"admin"}),
+    "view_analytics": MANAGE_ROLES,  # usage, effectiveness, stages, findability, CSV exports
     "browse_stages": STAFF_ROLES,
     # Told that an archived item was archived (and what replaced it) rather than a bare 404.
     # Never a champion: to them an archived item must look like one that never existed.
