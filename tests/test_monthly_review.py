@@ -56,6 +56,12 @@ def months_data(app, make_item):
     Five published items and a draft, a few weeks of use around October and November
     2026, searches, requests, deals and action items. The expected figures in the tests
     below were counted by hand from this list."""
+    add_items(make_item)
+    with app.app_context():
+        build_months(db.session)
+
+
+def add_items(make_item) -> None:
     make_item("roi-calculator", title="ROI calculator", stages=["building-business-case"],
               stakeholders=["cfo"], owner="anna@example.com")
     make_item("battle-card", title="=HYPERLINK(\"x\")", stages=["building-business-case",
@@ -68,11 +74,10 @@ def months_data(app, make_item):
               review_by=date(2026, 10, 1))
     make_item("draft-thing", status="draft", stages=["negotiating"], stakeholders=["cfo"])
 
-    with app.app_context():
-        build_months(db.session)
 
 
 def build_months(ctx) -> None:
+    """The use, searches, requests, deals and action items around the items of add_items."""
     bbc, neg, uo = "building-business-case", "negotiating", "understanding-offerings"
     # November: 5 uses at the business case, 2 at negotiating, 1 outside any stage.
     for day in ("2026-11-02", "2026-11-10"):

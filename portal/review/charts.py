@@ -28,6 +28,8 @@ PRINTABLE = Style(
     legend_font_size=14,
     value_font_size=12,
     title_font_size=16,
+    opacity="1",  # solid bars: pale see-through ones fade away on paper
+    opacity_hover="1",
 )
 
 
@@ -66,9 +68,11 @@ def bar_chart(label: str, categories: Sequence[str],
         truncate_label=40, margin=8, explicit_size=False, tooltip_border_radius=0,
         value_formatter=(lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:,.0f}"),
         range=(0, 1) if percent else None, include_x_axis=True)
-    chart.x_labels = list(categories)
+    # pygal stacks a horizontal chart's categories from the bottom up: reversed, they read
+    # top to bottom in the order of the table beside the chart.
+    chart.x_labels = list(reversed(categories))
     for name, values in series:
-        chart.add(name, list(values))
+        chart.add(name, list(reversed(values)))
     chart.add_xml_filter(_inert(label, nonce))
     # pygal builds the SVG as an element tree: labels and titles (item names, words people
     # typed) are serialised as escaped text, and the filter above removed every script.

@@ -36,7 +36,8 @@ def charts(review: Review, nonce: str | None) -> dict[str, Markup]:
         f"Close and win rates of deals closed in {this} and in {before}; "
         "the table below has the figures and their n",
         [r.capitalize() for r in rates],
-        [(label, [getattr(o, r.replace(" ", "_")) for r in rates])
+        # Below 5 deals the table says "too few deals": the chart draws no bar either.
+        [(label, [None if o.too_few else getattr(o, r.replace(" ", "_")) for r in rates])
          for label, o in zip((this, before), baseline, strict=True)], nonce, percent=True)
     return {"usage": usage, "effectiveness": effect}
 
