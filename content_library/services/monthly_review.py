@@ -127,6 +127,40 @@ class Change:
         return self.this - self.before
 
 
+NO_USE = Change(0, 0)
+
+
+@dataclass(frozen=True)
+class Uses:
+    """Uses per (item, stage context) in the month and the month before: the one scan of
+    the events that usage by stage, the top and bottom items and the unused list share
+    (a year of a million events: one scan, not three). At most items × stages rows."""
+
+    counts: dict[tuple[int | None, str], Change]
+
+    def by_stage(self) -> dict[str, Change]:
+        totals: dict[str, list[int]] = {}
+        for (_, stage), change in self.counts.items():
+            total = totals.setdefault(stage, [0, 0])
+            total[0] += change.this
+            total[1] += change.before
+        return {stage: Change(*total) for stage, total in totals.items()}
+
+    def items_used(self, this_month: bool) -> set[int]:
+        return {item for (item, _), change in self.counts.items()
+                if item is not None and (change.this if this_month else change.before)}
+
+
+def uses(session: Session, month: Month) -> Uses:
+    rows = session.execute(
+        select(UsageEvent.item_id, UsageEvent.stage, _count_in(UsageEvent.occurred_at, month),
+               _count_in(UsageEvent.occurred_at, month.before))
+        .where(UsageEvent.kind.in_(USE_KINDS), _both_months(UsageEvent.occurred_at, month))
+        .group_by(UsageEvent.item_id, UsageEvent.stage))
+    return Uses({(item, stage or NO_STAGE): Change(int(this or 0), int(before or 0))
+                 for item, stage, this, before in rows})
+
+
 @dataclass(frozen=True)
 class StageUse:
     slug: str  # NO_STAGE for use outside any stage page
@@ -138,19 +172,13 @@ def _stage_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(Stage.slug, Stage.name).order_by(Stage.position, Stage.id)).all())
 
 
-def usage_by_stage(session: Session, month: Month) -> list[StageUse]:
+def usage_by_stage(session: Session, month: Month, counted: Uses | None = None) -> list[StageUse]:
     """Uses of items by the stage the person was looking at: every stage in order (with 0s),
     then any stage context no longer in the taxonomy, then use outside any stage."""
-    rows = session.execute(
-        select(UsageEvent.stage, _count_in(UsageEvent.occurred_at, month),
-               _count_in(UsageEvent.occurred_at, month.before))
-        .where(UsageEvent.kind.in_(USE_KINDS), _both_months(UsageEvent.occurred_at, month))
-        .group_by(UsageEvent.stage))
-    counts = {stage or NO_STAGE: Change(int(this or 0), int(before or 0))
-              for stage, this, before in rows}
+    counts = (counted or uses(session, month)).by_stage()
     names = _stage_names(session)
-    result = [StageUse(slug, name, counts.pop(slug, Change(0, 0))) for slug, name in names.items()]
-    outside = counts.pop(NO_STAGE, Change(0, 0))
+    result = [StageUse(slug, name, counts.pop(slug, NO_USE)) for slug, name in names.items()]
+    outside = counts.pop(NO_STAGE, NO_USE)
     result += [StageUse(slug, slug, change) for slug, change in sorted(counts.items())]
     return result + [StageUse(NO_STAGE, "No stage (search, links, the library)", outside)]
 
@@ -171,32 +199,25 @@ class StageItems:
     bottom: list[ItemUse]
 
 
-def top_and_bottom(session: Session, month: Month, size: int = TOP_AND_BOTTOM) -> list[StageItems]:
+def top_and_bottom(session: Session, month: Month, counted: Uses | None = None,
+                   size: int = TOP_AND_BOTTOM) -> list[StageItems]:
     """Per stage, the published items tagged with it most and least used at that stage;
     an item never used there is at the bottom with 0."""
-    uses = (
-        select(UsageEvent.item_id, UsageEvent.stage,
-               _count_in(UsageEvent.occurred_at, month).label("this"),
-               _count_in(UsageEvent.occurred_at, month.before).label("before"))
-        .where(UsageEvent.kind.in_(USE_KINDS), UsageEvent.item_id.is_not(None),
-               UsageEvent.stage.is_not(None), _both_months(UsageEvent.occurred_at, month))
-        .group_by(UsageEvent.item_id, UsageEvent.stage).subquery("uses"))
-    this, before = func.coalesce(uses.c.this, 0), func.coalesce(uses.c.before, 0)
-    rows = session.execute(
-        select(Stage.slug, ContentItem.slug, ContentItem.title, ContentItem.owner_email,
-               this, before)
+    counts = (counted or uses(session, month)).counts
+    tagged = session.execute(
+        select(Stage.slug, ContentItem.id, ContentItem.slug, ContentItem.title,
+               ContentItem.owner_email)
         .join(item_stages, item_stages.c.stage_id == Stage.id)
         .join(ContentItem, ContentItem.id == item_stages.c.item_id)
-        .outerjoin(uses, and_(uses.c.item_id == ContentItem.id, uses.c.stage == Stage.slug))
-        .where(ContentItem.status == "published")
-        .order_by(Stage.slug, this.desc(), before.desc(), ContentItem.slug))
+        .where(ContentItem.status == "published"))
     by_stage: dict[str, list[ItemUse]] = {}
-    for stage, slug, title, owner, used, used_before in rows:
+    for stage, item_id, slug, title, owner in tagged:
         by_stage.setdefault(stage, []).append(
-            ItemUse(slug, title, owner or "", Change(int(used), int(used_before))))
+            ItemUse(slug, title, owner or "", counts.get((item_id, stage), NO_USE)))
     result = []
     for slug, name in _stage_names(session).items():
-        ranked = by_stage.get(slug, [])
+        ranked = sorted(by_stage.get(slug, []),
+                        key=lambda i: (-i.uses.this, -i.uses.before, i.slug))
         top = [item for item in ranked[:size] if item.uses.this > 0]
         rest = ranked[len(top):]
         result.append(StageItems(slug, name, top, list(reversed(rest[-size:]))))
@@ -221,38 +242,37 @@ class IdleList:
     items: list[IdleItem]  # the first LIST_LIMIT of this month's
 
 
-def _last_use_before(moment: datetime):
-    return (select(UsageEvent.item_id, func.max(UsageEvent.occurred_at).label("last_used"))
-            .where(UsageEvent.kind.in_(USE_KINDS), UsageEvent.item_id.is_not(None),
-                   UsageEvent.occurred_at < moment)
-            .group_by(UsageEvent.item_id).subquery("last_use"))
+def _last_uses(session: Session, item_ids: list[int], before: datetime) -> dict[int, datetime]:
+    """When each item was last used before a moment: read through the (item, time) index
+    for these items only, never the whole year of events."""
+    last: dict[int, datetime] = {}
+    for start in range(0, len(item_ids), 500):
+        last.update(session.execute(
+            select(UsageEvent.item_id, func.max(UsageEvent.occurred_at))
+            .where(UsageEvent.item_id.in_(item_ids[start:start + 500]),
+                   UsageEvent.kind.in_(USE_KINDS), UsageEvent.occurred_at < before)
+            .group_by(UsageEvent.item_id)).all())
+    return last
 
 
-def _used_in(month: Month):
-    return (select(UsageEvent.item_id)
-            .where(UsageEvent.kind.in_(USE_KINDS), UsageEvent.item_id.is_not(None),
-                   _in(UsageEvent.occurred_at, month)))
+def unused_items(session: Session, month: Month, counted: Uses | None = None) -> IdleList:
+    """Published items nobody used in the month, least recently used (or never) first."""
+    counted = counted or uses(session, month)
+    used, used_before = counted.items_used(True), counted.items_used(False)
+    published = session.execute(
+        select(ContentItem.id, ContentItem.slug, ContentItem.title, ContentItem.owner_email,
+               ContentItem.review_by).where(ContentItem.status == "published")).all()
+    idle = [row for row in published if row[0] not in used]
+    last = _last_uses(session, [row[0] for row in idle], month.after_last_moment)
+    idle.sort(key=lambda row: (row[0] in last, last.get(row[0], datetime.min), row[1]))
+    items = [IdleItem(slug, title, owner or "", last.get(item_id), review)
+             for item_id, slug, title, owner, review in idle[:LIST_LIMIT]]
+    count_before = sum(1 for row in published if row[0] not in used_before)
+    return IdleList(Change(len(idle), count_before), items)
 
 
 def _count(session: Session, condition) -> int:
     return int(session.scalar(select(func.count(ContentItem.id)).where(condition)) or 0)
-
-
-def unused_items(session: Session, month: Month) -> IdleList:
-    """Published items nobody used in the month, least recently used first."""
-    published = ContentItem.status == "published"
-    unused = and_(published, ContentItem.id.not_in(_used_in(month)))
-    last = _last_use_before(month.after_last_moment)
-    rows = session.execute(
-        select(ContentItem.slug, ContentItem.title, ContentItem.owner_email, last.c.last_used,
-               ContentItem.review_by)
-        .outerjoin(last, last.c.item_id == ContentItem.id).where(unused)
-        .order_by(last.c.last_used.is_not(None), last.c.last_used, ContentItem.slug)
-        .limit(LIST_LIMIT))
-    items = [IdleItem(slug, title, owner or "", used, review) for slug, title, owner, used, review
-             in rows]
-    before = and_(published, ContentItem.id.not_in(_used_in(month.before)))
-    return IdleList(Change(_count(session, unused), _count(session, before)), items)
 
 
 def _stale_at(day: date):
@@ -483,11 +503,12 @@ class Review:
 
 
 def monthly_review(session: Session, month: Month, made_at: datetime) -> Review:
+    counted = uses(session, month)
     return Review(
         month=month, made_at=made_at,
-        usage=usage_by_stage(session, month),
-        stage_items=top_and_bottom(session, month),
-        unused=unused_items(session, month),
+        usage=usage_by_stage(session, month, counted),
+        stage_items=top_and_bottom(session, month, counted),
+        unused=unused_items(session, month, counted),
         stale=stale_items(session, month),
         findability=findability(session, month),
         coverage_gaps=coverage_gaps(session),
