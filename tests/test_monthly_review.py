@@ -110,10 +110,14 @@ def build_months(ctx) -> None:
           query="security questionnaire", position=2)
     event(ctx, "search_open", "battle-card", None, at("2026-11-20"), position=1)  # no words
 
-    for created, closed in (("2026-11-03", "2026-11-20"), ("2026-10-10", "2026-11-02"),
-                            ("2026-10-15", None), ("2026-09-01", "2026-10-05")):
-        ctx.add(ContentRequest(query="x", created_at=at(created),
-                               closed_at=at(closed) if closed else None, done=bool(closed)))
+    # Closed means declined or completed; an accepted request is still open.
+    for created, status, decided in (("2026-11-03", "completed", "2026-11-20"),
+                                     ("2026-10-10", "declined", "2026-11-02"),
+                                     ("2026-10-15", "accepted", "2026-10-20"),
+                                     ("2026-11-25", "open", None),
+                                     ("2026-09-01", "completed", "2026-10-05")):
+        ctx.add(ContentRequest(query="x", created_at=at(created), status=status,
+                               decided_at=at(decided) if decided else None))
 
     deal(ctx, "won-1", "won", date(2026, 11, 3), 300)
     deal(ctx, "won-2", "won", date(2026, 11, 30), 100)
@@ -207,9 +211,9 @@ def test_coverage_gaps(months):
 
 def test_content_requests_opened_and_closed(months):
     requests = review_service.content_requests(months, NOVEMBER)
-    assert (requests.opened.this, requests.opened.before) == (1, 2)
+    assert (requests.opened.this, requests.opened.before) == (2, 2)
     assert (requests.closed.this, requests.closed.before) == (2, 1)
-    assert requests.open_at_end == 1
+    assert requests.open_at_end == 2  # the accepted one and November's open one
 
 
 def test_effectiveness_is_section_7s_for_each_month(months):

@@ -67,8 +67,6 @@ class ContentRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    # When it stopped being open (completed or declined): the monthly review counts closures.
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

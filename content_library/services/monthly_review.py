@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..database import begin_write
@@ -30,9 +30,10 @@ from ..models import (
 )
 from . import catalog
 from .effectiveness import Effectiveness, Period, effectiveness
+from .usage_ranking import RANKING_KINDS
 
-# The kinds that count as someone using an item (a search is not a use of any item).
-USE_KINDS = ("view", "download", "copy", "used_in_deal", "share", "template_generated")
+# What counts as someone using an item: the same events that rank items by use.
+USE_KINDS = RANKING_KINDS
 TOP_AND_BOTTOM = 3  # items shown at each end of each stage's list
 LIST_LIMIT = 50  # rows of the long lists (unused, stale, searches) the review shows
 EFFECTIVE_ITEMS = 10  # items with most influenced deals shown beside the baseline
@@ -375,10 +376,15 @@ class Requests:
     open_at_end: int  # still open at the end of the month
 
 
+# A request is closed once marketing declined or completed it; `decided_at` is then when.
+CLOSED_REQUESTS = ("declined", "completed")
+
+
 def content_requests(session: Session, month: Month) -> Requests:
-    created, closed = ContentRequest.created_at, ContentRequest.closed_at
+    created = ContentRequest.created_at
+    closed = case((ContentRequest.status.in_(CLOSED_REQUESTS), ContentRequest.decided_at))
     open_at_end = and_(created < month.after_last_moment,
-                       (closed.is_(None)) | (closed >= month.after_last_moment))
+                       or_(closed.is_(None), closed >= month.after_last_moment))
     row = session.execute(
         select(_count_in(created, month), _count_in(created, month.before),
                _count_in(closed, month), _count_in(closed, month.before),

@@ -1,8 +1,8 @@
-"""action items of the monthly review; when a content request closed; the (kind, time)
-index of usage events covers item and stage
+"""action items of the monthly review; the (kind, time) index of usage events covers
+item and stage
 
 Revision ID: b58e0bf91a31
-Revises: 85b1a409f85f
+Revises: 262e3962152f
 Create Date: 2026-11-29 13:44:36.925745
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b58e0bf91a31'
-down_revision = '85b1a409f85f'
+down_revision = '262e3962152f'
 branch_labels = None
 depends_on = None
 
@@ -33,9 +33,6 @@ def upgrade():
     with op.batch_alter_table('action_items', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_action_items_month'), ['month'], unique=False)
 
-    with op.batch_alter_table('content_requests', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('closed_at', sa.DateTime(), nullable=True))
-
     # The (kind, time) index widened to cover item and stage, for the review's counts.
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
         batch_op.drop_index('ix_usage_events_kind_time')
@@ -49,9 +46,6 @@ def downgrade():
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
         batch_op.drop_index('ix_usage_events_kind_time')
         batch_op.create_index('ix_usage_events_kind_time', ['kind', 'occurred_at'], unique=False)
-
-    with op.batch_alter_table('content_requests', schema=None) as batch_op:
-        batch_op.drop_column('closed_at')
 
     with op.batch_alter_table('action_items', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_action_items_month'))
