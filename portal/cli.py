@@ -199,6 +199,7 @@ def init_app(app: Flask) -> None:
     for group in (demo_group, library_group, index_group, users_group, deals_group):
         app.cli.add_command(group)
     app.cli.add_command(setup)
+    app.cli.add_command(report_group)
 
 
 def _create_app():
@@ -234,3 +235,42 @@ def deals_import(path: Path, crm_format: str, history: Path | None):
     click.echo(report.line())
     for name, deals in report.unmapped:
         click.echo(f"  unmapped stage: {name} ({deals} deals)")
+
+
+@click.group("report", help="Reports for the monthly enablement meeting.")
+def report_group():
+    pass
+
+
+@report_group.command("monthly", help="Write the monthly enablement review of a month: a "
+                                      "self-contained HTML file (.html) or its tables (.csv).")
+@click.option("--month", "month_text", required=True, metavar="YYYY-MM", help="The month reviewed.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="The file to write; its extension (.html or .csv) chooses the format.")
+@with_appcontext
+def report_monthly(month_text: str, out: Path):
+    from content_library.models import utcnow
+    from content_library.services import monthly_review
+
+    from .review import document
+
+    try:
+        month = monthly_review.parse_month(month_text)
+    except Invalid as exc:
+        _fail(f"--month: {exc.reasons['month']}")
+    kind = out.suffix.lower()
+    if kind not in (".html", ".csv"):
+        _fail(f"--out {out}: use a file name ending in .html or .csv")
+    if not out.parent.is_dir():
+        _fail(f"--out {out}: the folder {out.parent} does not exist")
+    review = monthly_review.monthly_review(db.session, month, utcnow())
+    text = document.html_file(review) if kind == ".html" else document.csv_file(review)
+    # Written beside the target, then moved over it: a failure leaves no half-written file.
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8", newline="")
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        _fail(f"--out {out}: cannot write it ({exc.strerror or exc})")
+    click.echo(f"wrote the review of {month.label} to {out}")

@@ -24,11 +24,12 @@ def init_app(app: Flask) -> None:
     from .deals.routes import init_templates as init_deal_templates
     from .library.routes import bp as library_bp
     from .requests.routes import bp as requests_bp
+    from .review.routes import bp as review_bp
     from .search.routes import bp as search_bp
     from .stages.routes import bp as stages_bp
 
     for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp, deals_bp,
-               requests_bp, analytics_bp):
+               requests_bp, analytics_bp, review_bp):
         app.register_blueprint(bp)
     init_deal_templates(app)
 

@@ -18,6 +18,7 @@ from .items import (
     item_stakeholders,
     item_verticals,
 )
+from .review import ACTION_STATUSES, ActionItem
 from .search import REQUEST_STATUS_NAMES, REQUEST_STATUSES, ContentRequest, SearchLog, SynonymGroup
 from .taxonomy import (
     FORECAST_CATEGORY,
@@ -34,6 +35,8 @@ from .usage import INFLUENCE_KINDS, USAGE_KINDS, UsageEvent
 from .users import ROLE_NAMES, ROLES, ApiToken, LoginFailure, User
 
 __all__ = [
+    "ACTION_STATUSES",
+    "ActionItem",
     "ARGUMENT_FIELDS",
     "ARGUMENT_PARTS",
     "AUDIENCES",
