@@ -139,6 +139,13 @@ def blocking_violations(page, where: str) -> list[str]:
     return [f"{where}: {v['rule']} ({v['impact']}) at {v['target']} — {v['help']}" for v in found]
 
 
+def sideways_scroll(page, where: str, width: int) -> list[str]:
+    """WCAG 1.4.10: the page reflows instead of scrolling sideways (a wide table scrolls
+    inside its own wrapper)."""
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    return [f"{where}: the page is {wide} px wide"] if wide > width else []
+
+
 def test_every_page_of_every_role_passes_axe_at_desktop_and_phone_width(demo_app):  # noqa: F811
     from axe_playwright_python.base import AXE_SCRIPT  # axe-core, shipped inside the wheel
 
@@ -164,8 +171,9 @@ def test_every_page_of_every_role_passes_axe_at_desktop_and_phone_width(demo_app
                 page.evaluate(AXE_SCRIPT)
                 for width in WIDTHS:
                     page.set_viewport_size({"width": width, "height": 900})
-                    found += blocking_violations(page, f"{path} as {role or 'nobody'} "
-                                                            f"at {width} px")
+                    where = f"{path} as {role or 'nobody'} at {width} px"
+                    found += blocking_violations(page, where)
+                    found += sideways_scroll(page, where, width)
                 page.set_viewport_size({"width": WIDTHS[0], "height": 900})
             context.close()
     assert not found, "\n".join(found)
