@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from content_library.models import ContentItem, Stage, User
+from content_library.models import ContentItem, ContentRequest, Stage, User
 from content_library.services import items as item_service
 from portal.extensions import db
 from tests.browser_support import chromium, live_server
@@ -51,11 +51,12 @@ def demo_values(app) -> dict:
                                None, existing=argument)
         stage = session.scalars(select(Stage).order_by(Stage.position)).first().slug
         rep = session.scalars(select(User).where(User.role == "rep")).first().id
+        asked = session.scalars(select(ContentRequest.id).order_by(ContentRequest.id)).first()
         last_month = date.today().replace(day=1) - timedelta(days=1)
         return {
             "content": {"slug": argument.slug, "number": 1, "target": "archived"},
             "stages": {"slug": stage},
-            "admin": {"user_id": rep, "kind": "stages", "slug": stage},
+            "admin": {"user_id": rep, "kind": "stages", "slug": stage, "request_id": asked},
             "review": {"key": last_month.strftime("%Y-%m"), "kind": "html"},
         }
 
