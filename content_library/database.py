@@ -8,15 +8,16 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_MS = 10_000
 
 
-def make_engine(url: str, **options) -> Engine:
+def make_engine(url: str, *, busy_ms: int = SQLITE_BUSY_MS, **options) -> Engine:
+    """`busy_ms`: how long SQLite waits for another writer's lock before giving up."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **options)
-        _tune_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000}, **options)
+        _tune_sqlite(engine, busy_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    return create_engine(url, **{"pool_pre_ping": True, **options})
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_ms: int) -> None:
     """WAL with a busy timeout, foreign keys on, and BEGIN IMMEDIATE for writers.
 
     WAL alone still answers SQLITE_BUSY when a deferred transaction that read first
@@ -30,7 +31,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

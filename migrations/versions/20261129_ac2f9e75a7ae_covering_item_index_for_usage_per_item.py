@@ -2,14 +2,14 @@
 index alone, in item order
 
 Revision ID: ac2f9e75a7ae
-Revises: 262e3962152f
+Revises: dd801d7ea20a
 Create Date: 2026-11-29 14:07:28.730372
 """
 from alembic import op
 
 
 revision = 'ac2f9e75a7ae'
-down_revision = '262e3962152f'
+down_revision = 'dd801d7ea20a'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 item and stage
 
 Revision ID: b58e0bf91a31
-Revises: 262e3962152f
+Revises: ac2f9e75a7ae
 Create Date: 2026-11-29 13:44:36.925745
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b58e0bf91a31'
-down_revision = '262e3962152f'
+down_revision = 'ac2f9e75a7ae'
 branch_labels = None
 depends_on = None
 
