@@ -375,7 +375,7 @@ def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, mak
         section.get_by_label("Find a deal by name or account").fill("acme")
         section.get_by_text("1 open deal in the list.").wait_for()
         assert picker.locator("option").all_inner_texts() == ["Forecasting rollout (Acme Corp)"]
-        violations = axe_violations(page, ".item-deals")
+        violations = axe_violations(page, ".item-deals") or []
         section.get_by_role("button", name="Record use in this deal").click()
 
         page.get_by_text("Used in: Forecasting rollout (Acme Corp)").wait_for()
@@ -383,5 +383,12 @@ def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, mak
         page.get_by_role("button", name="Remove from Forecasting rollout (Acme Corp)").click()
         page.get_by_text("Removed: the deal no longer lists this item as used.").wait_for()
         assert used_in_deal_events(app) == []
+
+        # The same picker under each search result, folded away until opened.
+        page.goto(f"{base}/search?q=")
+        hit = page.locator(".hit").first
+        hit.get_by_text("Used in a deal…").click()
+        hit.get_by_label("Open deal").wait_for()
+        violations += axe_violations(page, ".hits") or []
         assert errors == []
         assert not violations, violations
