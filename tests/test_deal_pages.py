@@ -392,3 +392,19 @@ def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, mak
         violations += axe_violations(page, ".hits") or []
         assert errors == []
         assert not violations, violations
+
+
+@pytest.mark.parametrize("deals_file", [
+    ("picture.png", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ("empty.csv", ""),
+    ("other.csv", "Name,Email\nRita,rita@example.com\n"),
+])
+def test_import_page_refuses_files_that_are_not_exports_in_words(
+        app, client, make_user, login, taxonomy, deals_file):
+    _, email = make_user("manager")
+    login(email)
+    response = upload(client, page_token(client, "/deals/import"), deals=deals_file,
+                      history=("history.csv", "OpportunityId,StageName,CreatedDate\n"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Nothing was imported" in page
+    assert count(app, Deal) == 0
