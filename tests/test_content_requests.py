@@ -67,15 +67,29 @@ def test_a_rep_asks_from_a_stage_page(app, rep):
     assert [(r.stage, r.stakeholder) for r in stored(app)] == [("negotiating", "it")]
 
 
-def test_the_no_results_page_request_takes_the_one_stage_and_stakeholder_searched(app, rep):
-    page = rep.get("/search?q=quantum&stage=negotiating&stakeholder=cfo").get_data(as_text=True)
+def test_the_no_results_page_asks_for_stage_and_stakeholder(app, rep):
+    page = rep.get("/search?q=quantum&stage=negotiating&stakeholder=cfo&stakeholder=it"
+                   ).get_data(as_text=True)
     assert "Ask marketing for it" in page
+    # The one stage searched is chosen already; of two stakeholders, neither is.
+    assert '<option selected value="negotiating">' in page
+    assert 'selected value="cfo"' not in page and 'selected value="it"' not in page
     response = rep.post("/search/request", data={
         "csrf_token": csrf_from(page), "query": "quantum", "message": "Quantum pricing",
-        "filters": '{"stage": ["negotiating"], "stakeholder": ["cfo", "it"]}'})
+        "filters": '{"stage": ["negotiating"], "stakeholder": ["cfo", "it"]}',
+        "stage": "negotiating", "stakeholder": "it"})
     assert response.status_code == 302
     [request] = stored(app)
-    assert (request.query, request.stage, request.stakeholder) == ("quantum", "negotiating", None)
+    assert (request.query, request.stage, request.stakeholder) == ("quantum", "negotiating", "it")
+
+
+def test_the_no_results_request_refuses_an_unknown_stage_in_words(app, rep):
+    token = page_token(rep, "/search?q=quantum")
+    response = rep.post("/search/request", data={
+        "csrf_token": token, "query": "quantum", "message": "Quantum pricing", "filters": "{}",
+        "stage": "no-such-stage"}, follow_redirects=True)
+    assert "Pick a stage from the list, or none." in response.get_data(as_text=True)
+    assert stored(app) == []
 
 
 def test_a_refused_request_keeps_what_was_typed(app, rep):

@@ -36,12 +36,12 @@ def count(app, model, *where) -> int:
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
-def used_in_deal_events(app, deal: int | None = None) -> list[tuple]:
-    """The used-in-deal events, of one deal when given (the demo's year of usage has many)."""
+def used_in_deal_events(app, user_id: int | None = None) -> list[tuple]:
+    """The `used_in_deal` events, or those of one person."""
     query = (select(UsageEvent.item_slug, UsageEvent.deal_id, UsageEvent.stage, UsageEvent.role)
              .where(UsageEvent.kind == "used_in_deal").order_by(UsageEvent.id))
-    if deal is not None:
-        query = query.where(UsageEvent.deal_id == deal)
+    if user_id is not None:
+        query = query.where(UsageEvent.user_id == user_id)
     with app.app_context():
         return list(db.session.execute(query))
 
@@ -355,12 +355,13 @@ def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, mak
         load_demo(db.session, Path(app.config["UPLOAD_DIR"]))
         slug = db.session.scalar(select(ContentItem.slug).where(
             ContentItem.status == "published").order_by(ContentItem.slug).limit(1))
-    acme = add_deal(app, "b1", "Forecasting rollout", account="Acme Corp")
-    for n in range(25):  # more open deals than the list shows: the filter must find Acme
+    # Names the demo's own deals do not use, so the filter finds exactly these.
+    acme = add_deal(app, "b1", "Forecasting rollout", account="Zyxwv Corp")
+    for n in range(25):  # more open deals than the list shows: the filter must find Zyxwv
         add_deal(app, f"b{n + 2}", f"Expansion {n:02}", account="Hooli")
-    add_deal(app, "b99", "Acme renewal", account="Acme Corp", closed=True, crm_stage="Closed Won",
-             stage=None)
-    _, email = make_user("rep", email="rita.rep@example.com", name="Rita Rep")
+    add_deal(app, "b99", "Zyxwv renewal", account="Zyxwv Corp", closed=True,
+             crm_stage="Closed Won", stage=None)
+    rep_id, email = make_user("rep", email="rita.rep@example.com", name="Rita Rep")
     with live_server(app) as base, chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
@@ -375,16 +376,39 @@ def test_a_rep_records_an_item_in_a_deal_from_the_item_page_in_chromium(app, mak
         section = page.locator(".item-deals")
         picker = section.get_by_label("Open deal")
         assert picker.locator("option").count() == 20  # the first twenty, by name
-        section.get_by_label("Find a deal by name or account").fill("acme")
+        section.get_by_label("Find a deal by name or account").fill("zyxwv")
         section.get_by_text("1 open deal in the list.").wait_for()
-        assert picker.locator("option").all_inner_texts() == ["Forecasting rollout (Acme Corp)"]
-        violations = axe_violations(page, ".item-deals")
+        assert picker.locator("option").all_inner_texts() == ["Forecasting rollout (Zyxwv Corp)"]
+        violations = axe_violations(page, ".item-deals") or []
         section.get_by_role("button", name="Record use in this deal").click()
 
-        page.get_by_text("Used in: Forecasting rollout (Acme Corp)").wait_for()
-        assert used_in_deal_events(app, acme) == [(slug, acme, "negotiating", "rep")]
-        page.get_by_role("button", name="Remove from Forecasting rollout (Acme Corp)").click()
+        page.get_by_text("Used in: Forecasting rollout (Zyxwv Corp)").wait_for()
+        assert used_in_deal_events(app, rep_id) == [(slug, acme, "negotiating", "rep")]
+        page.get_by_role("button", name="Remove from Forecasting rollout (Zyxwv Corp)").click()
         page.get_by_text("Removed: the deal no longer lists this item as used.").wait_for()
-        assert used_in_deal_events(app, acme) == []
+        assert used_in_deal_events(app, rep_id) == []
+
+        # The same picker under each search result, folded away until opened.
+        page.goto(f"{base}/search?q=")
+        hit = page.locator(".hit").first
+        hit.get_by_text("Used in a deal…").click()
+        hit.get_by_label("Open deal").wait_for()
+        violations += axe_violations(page, ".hits") or []
         assert errors == []
         assert not violations, violations
+
+
+@pytest.mark.parametrize("deals_file", [
+    ("picture.png", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+    ("empty.csv", ""),
+    ("other.csv", "Name,Email\nRita,rita@example.com\n"),
+])
+def test_import_page_refuses_files_that_are_not_exports_in_words(
+        app, client, make_user, login, taxonomy, deals_file):
+    _, email = make_user("manager")
+    login(email)
+    response = upload(client, page_token(client, "/deals/import"), deals=deals_file,
+                      history=("history.csv", "OpportunityId,StageName,CreatedDate\n"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Nothing was imported" in page
+    assert count(app, Deal) == 0

@@ -4,11 +4,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from content_library.errors import NotFound
 from content_library.models import REQUEST_STATUS_NAMES, REQUEST_STATUSES
-from content_library.services import catalog, content_requests
+from content_library.services import content_requests
+from content_library.services.taxonomy import ordered
 
 from ..access import readable_item, requires, user
 from ..extensions import db
-from ..form_choices import choices
+from ..form_choices import choices, tag_choices
 from ..forms_errors import validate_all
 from .forms import DecisionForm, RequestForm
 
@@ -29,10 +30,8 @@ def _asked_from(slug: str | None):
 @requires("request_content")
 def new():
     form = RequestForm()
-    tags = catalog.taxonomy_choices(db.session)
-    form.stage.choices = choices([("", "Any stage"), *((s.slug, s.name) for s in tags["stages"])])
-    form.stakeholder.choices = choices(
-        [("", "Any stakeholder"), *((s.slug, s.name) for s in tags["stakeholders"])])
+    form.stage.choices = tag_choices(ordered(db.session, "stages"), "Any stage")
+    form.stakeholder.choices = tag_choices(ordered(db.session, "stakeholders"), "Any stakeholder")
     if not form.is_submitted():
         for name in ("stage", "stakeholder", "item"):
             getattr(form, name).data = request.args.get(name, "")[:120]
@@ -64,8 +63,8 @@ def mine():
 
 
 def _tag_names() -> dict[str, str]:
-    tags = catalog.taxonomy_choices(db.session)
-    return {t.slug: t.name for kind in ("stages", "stakeholders") for t in tags[kind]}
+    return {t.slug: t.name for kind in ("stages", "stakeholders")
+            for t in ordered(db.session, kind)}
 
 
 @bp.get("/admin/requests")

@@ -67,8 +67,8 @@ def ask_marketing():
         try:
             content_requests.request_content(
                 db.session, user(), message=form.message.data or "", query=query,
-                filters=filters, stage=content_requests.single_filter(filters, "stage"),
-                stakeholder=content_requests.single_filter(filters, "stakeholder"))
+                filters=filters, stage=form.stage.data or None,
+                stakeholder=form.stakeholder.data or None)
         except Invalid as exc:
             for reason in exc.reasons.values():
                 flash(reason, "error")
