@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event, text
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_MS = 10_000
@@ -79,3 +82,22 @@ def hold_name(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
                         {"name": name})
+
+
+@contextmanager
+def short_write(engine: Engine, wait_ms: int) -> Iterator[Connection]:
+    """A write transaction on a connection of its own that waits at most `wait_ms` for the
+    lock: for bookkeeping written after the person's own work has committed (the search log,
+    usage events), which must never hold a page up for long. Commits at the end."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        try:
+            # One statement that writes needs no BEGIN IMMEDIATE: it asks for the write lock
+            # first thing, and the busy timeout set inside the transaction bounds the wait.
+            with connection.begin():
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}" if sqlite else
+                                           f"SET LOCAL lock_timeout = '{int(wait_ms)}ms'")
+                yield connection
+        finally:
+            if sqlite:  # the connection goes back to the pool for ordinary writers
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from content_library.services.usage import RETENTION_DAYS
 from content_library.services.users import TOKEN_DAYS
 
 from .extensions import csrf, db, login_manager, migrate
@@ -36,6 +37,8 @@ def _defaults(instance: Path) -> dict:
         "SEARCH_WRITER_TIMEOUT": 5.0,
         "JSON_SORT_KEYS": False,
         "API_TOKEN_DAYS": TOKEN_DAYS,
+        # After this many days a usage event forgets who did it (its role and counts stay).
+        "USAGE_RETENTION_DAYS": RETENTION_DAYS,
         # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto/-Host to believe.
         # 0 believes none: anyone can send those headers, and the log-in throttle counts
         # failures per client address.
@@ -73,7 +76,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
 
-    from . import auth, cli, errors, indexing, numbers, security, views
+    from . import auth, cli, errors, indexing, numbers, security, usage, views
 
     numbers.init_app(app)
     security.init_app(app)
@@ -83,13 +86,14 @@ def create_app(config: dict | None = None) -> Flask:
     from . import ranking  # search's usage boost kept current (docs/analytics.md)
     ranking.init_app(app)
     views.init_app(app)
+    usage.init_app(app)
     cli.init_app(app)
     return app
 
 
 def _settle_numbers(app: Flask) -> None:
     """Whole-number settings: a typo stops the start with the setting's name, not later."""
-    for name, lowest in (("API_TOKEN_DAYS", 1), ("TRUSTED_PROXIES", 0)):
+    for name, lowest in (("API_TOKEN_DAYS", 1), ("TRUSTED_PROXIES", 0), ("USAGE_RETENTION_DAYS", 1)):
         value = app.config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise RuntimeError(f"PORTAL_{name} must be a whole number of at least {lowest}, "

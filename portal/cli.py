@@ -181,6 +181,22 @@ def users_revoke_tokens(email: str):
     click.echo(f"revoked {count} API token{'s' if count != 1 else ''} of {person.email}")
 
 
+@click.group("usage", help="Usage events.")
+def usage_group():
+    pass
+
+
+@usage_group.command("forget-old", help="Remove who did each usage event older than "
+                                        "PORTAL_USAGE_RETENTION_DAYS (counts and roles stay).")
+@with_appcontext
+def usage_forget_old():
+    from content_library.services.usage import forget_old
+
+    days = current_app.config["USAGE_RETENTION_DAYS"]
+    count = forget_old(db.engine, days)
+    click.echo(f"usage events older than {days} days anonymised: {count}")
+
+
 @click.command("setup", help="Everything `make run` needs before serving, in one process: "
                              "migrate, load the demo into an empty library, catch the index up.")
 @with_appcontext
@@ -192,11 +208,12 @@ def setup(ctx: click.Context):
     ctx.invoke(demo_load, if_empty=True)
     ctx.invoke(index_refresh_ranking)
     ctx.invoke(index_check, repair=True, quiet=True)
+    ctx.invoke(usage_forget_old)
     ctx.invoke(demo_users)
 
 
 def init_app(app: Flask) -> None:
-    for group in (demo_group, library_group, index_group, users_group, deals_group):
+    for group in (demo_group, library_group, index_group, users_group, deals_group, usage_group):
         app.cli.add_command(group)
     app.cli.add_command(setup)
 

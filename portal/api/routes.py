@@ -4,14 +4,17 @@ from datetime import date
 
 from flask import Blueprint, g, jsonify, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from content_library import visibility
+from content_library.errors import NotFound
 from content_library.rendering import markdown_to_html
-from content_library.services import catalog
+from content_library.services import catalog, usage
 from content_library.services import taxonomy as taxonomy_service
 from content_library.services.items import snapshot
 from search_index import FACETS
 
+from .. import usage as usage_pages
 from ..access import readable_item, user
 from ..errors import error_response
 from ..extensions import csrf, db
@@ -66,7 +69,44 @@ def card_json(card) -> dict:
 
 @bp.get("/content/<slug>")
 def content(slug: str):
-    return jsonify(item_json(readable_item(slug)))
+    found = readable_item(slug)
+    answer = jsonify(item_json(found))
+    usage_pages.record("view", found, via="api")
+    return answer
+
+
+@bp.post("/usage")
+def report_usage():
+    """A client (a CRM sidebar, say) reports what its user did. The event is the action
+    itself: 201 means it is stored."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, 'Send a JSON object: {"kind", "content", "deal"}.')
+    unknown = sorted(set(body) - {"kind", "content", "deal"})
+    if unknown:
+        return error_response(400, f"Unknown field '{unknown[0]}': send kind, content and deal.")
+    kind, slug, crm_id = body.get("kind"), body.get("content"), body.get("deal")
+    if kind not in usage.API_KINDS:
+        return error_response(400, f"'kind' must be one of {', '.join(usage.API_KINDS)}.")
+    if not isinstance(slug, str) or not slug:
+        return error_response(400, "'content' must be an item's slug.")
+    if crm_id is not None and not isinstance(crm_id, str):
+        return error_response(400, "'deal' must be a CRM id (a string) or null.")
+    found = readable_item(slug)
+    # Deals are the seller's business: to anyone else every deal is unknown.
+    if crm_id is not None and not visibility.may(user(), "browse_stages"):
+        raise NotFound(crm_id)
+    deal = usage.find_deal(db.session, crm_id)
+    event = usage.event(kind, item=found, user=user(), deal=deal,
+                        stage=deal.stage if deal else None, via="api")
+    try:
+        usage.keep(db.session, [event])
+    except SQLAlchemyError:
+        db.session.rollback()
+        return error_response(503, "The usage event could not be stored: send it again.",
+                              {"Retry-After": "1"})
+    return jsonify({"kind": kind, "content": found.slug, "deal": crm_id, "stage": event.stage,
+                    "occurred_at": event.occurred_at.isoformat() + "Z"}), 201
 
 
 @bp.get("/stages")
@@ -105,6 +145,7 @@ def search():
     per_page = query_number("per_page", default=20, low=1, high=100)
     found = search_service.search(db.session, backend(), user(), request.args.get("q", ""),
                                   filters_from(request.args), page=page, per_page=per_page)
+    usage_pages.record_search(found)
     by_slug = {f.card.slug: f for f in found.found}
     return jsonify({
         "total": found.total,

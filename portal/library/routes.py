@@ -22,6 +22,7 @@ from content_library.services import catalog
 from content_library.services import items as item_service
 from content_library.services.files import discard_unreferenced, store_file, stored_path
 
+from .. import usage as usage_pages
 from ..access import readable_item, requires, user
 from ..downloads import attachment
 from ..extensions import db
@@ -30,6 +31,7 @@ from ..forms_errors import expired, put_errors
 from ..indexing import backend
 from ..numbers import LARGEST_ID, page_number, whole_number
 from ..search import service as search_service
+from ..usage.forms import FeedbackForm
 from .forms import ConfirmForm, ItemForm, StatusForm
 
 bp = Blueprint("library", __name__)
@@ -49,14 +51,23 @@ def item(slug: str):
         found = readable_item(slug)
     except NotFound:
         return _archived_notice(slug)
+    stage = usage_pages.stage_context()
+    page = item_page(found, stage=stage)
+    usage_pages.record("view", found, stage=stage, also=usage_pages.search_open(found, stage))
+    return page
+
+
+def item_page(found, *, stage: str | None = None, feedback_form=None, status: int = 200):
+    """The item page; `stage` is the stage context the reader came from, kept on its links."""
     return render_template(
         "library/item.html", item=found, body_html=markdown_to_html(found.body),
         parts=ARGUMENT_PARTS, today=date.today(),
         can_manage=visibility.may(user(), "manage_content"),
         status_form=StatusForm(), transitions=item_service.TRANSITIONS[found.status],
         verbs=item_service.TRANSITION_VERBS, status_names=STATUS_NAMES,
-        confirmed_moves=CONFIRMED_MOVES,
-    )
+        confirmed_moves=CONFIRMED_MOVES, usage_stage=stage,
+        feedback_form=feedback_form or FeedbackForm(stage=stage),
+    ), status
 
 
 def _archived_notice(slug: str):
@@ -84,7 +95,10 @@ def download(slug: str):
     if not path.is_file():
         raise NotFound(slug)
     inline = request.args.get("inline") == "1" and found.file.kind in ("pdf", "png", "jpeg")
-    return attachment(path, found.file.mime, found.file_name or "file", inline=inline)
+    response = attachment(path, found.file.mime, found.file_name or "file", inline=inline)
+    usage_pages.record("download", found, stage=usage_pages.stage_context(),
+                       **({"preview": True} if inline else {}))
+    return response
 
 
 def _lines(text: str | None) -> list[str]:

@@ -9,6 +9,7 @@ from content_library.errors import Invalid
 from content_library.services import content_requests, search_words
 
 from .. import numbers
+from .. import usage as usage_pages
 from ..access import requires, user
 from ..extensions import db
 from ..forms_errors import put_errors
@@ -36,6 +37,7 @@ def results():
     found = service.search(db.session, backend(), user(), text, filters,
                            page=page_number(request.args.get("page")),
                            as_typed=request.args.get("as_typed") == "1")
+    usage_pages.record_search(found)
     form = ContentRequestForm(query=text, filters=json.dumps(found.filters),
                               message=f"Content about “{text.strip()}”" if text.strip() else "")
     return render_template("search/results.html", result=found, facet_names=service.FACET_NAMES,

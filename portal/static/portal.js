@@ -28,6 +28,19 @@
     return node.textContent.trim();
   }
 
+  // Tells the portal which argument part was copied, for usage figures. Best effort: the
+  // copy has already happened, whatever the answer.
+  function reportCopy(button) {
+    var section = button.closest("[data-copied-url]");
+    var token = document.querySelector("input[name=csrf_token]");
+    if (!section || !token || !window.fetch) return;
+    fetch(section.getAttribute("data-copied-url"), {
+      method: "POST", credentials: "same-origin", keepalive: true,
+      headers: { "X-CSRFToken": token.value, "Content-Type": "application/x-www-form-urlencoded" },
+      body: "part=" + encodeURIComponent(button.getAttribute("data-part") || "")
+    }).catch(function () {});
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button.copy");
     if (!button) return;
@@ -38,6 +51,7 @@
       button.textContent = "Copied";
       button.classList.add("done");
       document.dispatchEvent(new CustomEvent("portal:copied", { detail: button.getAttribute("data-copy-target") }));
+      reportCopy(button);
     }, function () {
       button.textContent = "Select and copy";
     }).finally(function () {

@@ -1,0 +1,73 @@
+"""Usage recording for the pages: one recorder per app, fed after each page's own work."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, request
+
+from content_library.models import ContentItem, Deal
+from content_library.services import usage
+
+from ..access import user
+from ..extensions import db
+
+log = logging.getLogger("portal.usage")
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    app.extensions["usage"] = usage.Recorder(engine, app.config["USAGE_RETENTION_DAYS"])
+    from .routes import bp
+
+    app.register_blueprint(bp)
+
+
+def recorder() -> usage.Recorder:
+    return current_app.extensions["usage"]
+
+
+def record(kind: str, item: ContentItem | None = None, *, stage: str | None = None,
+           deal: Deal | None = None, also: usage.Event | None = None, **details) -> None:
+    """Record what the signed-in person just did. Never raises: the page is already done."""
+    try:
+        first = usage.event(kind, item=item, user=user(), deal=deal, stage=stage, **details)
+        recorder().record(first, *([also] if also else []))
+    except Exception:
+        log.warning("usage event %s not recorded", kind, exc_info=True)
+
+
+def record_search(found) -> None:
+    """A search page or API answer (a SearchPage): its words, filters and result count,
+    once per search (its first page)."""
+    if found.page != 1:
+        return
+    try:
+        event = usage.search_event(user(), found.text, found.filters, found.total)
+        if event is not None:
+            recorder().record(event)
+    except Exception:
+        log.warning("search not recorded", exc_info=True)
+
+
+def stage_context() -> str | None:
+    """The stage the person was looking at, carried as ?stage=slug and checked against the
+    taxonomy (anything else is ignored: the page shows the same either way)."""
+    try:
+        return usage.known_stage(db.session, request.args.get("stage"))
+    except Exception:
+        log.warning("stage context not read", exc_info=True)
+        return None
+
+
+def search_open(item: ContentItem, stage: str | None) -> usage.Event | None:
+    """The result a search page's link opened, by its position: ?from=search&pos=N&q=words."""
+    if request.args.get("from") != "search":
+        return None
+    position = request.args.get("pos", "")
+    if not (position.isascii() and position.isdigit() and 0 < int(position) <= 10_000):
+        return None
+    words = " ".join(request.args.get("q", "").split())[:usage.MAX_QUERY]
+    return usage.event("search_open", item=item, user=user(), stage=stage, query=words,
+                       position=int(position))
