@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_MS = 10_000
 
 
-def make_engine(url: str, **options) -> Engine:
+def make_engine(url: str, *, busy_ms: int = SQLITE_BUSY_MS, **options) -> Engine:
+    """`busy_ms`: how long SQLite waits for another writer's lock before giving up."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **options)
-        _tune_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": busy_ms / 1000}, **options)
+        _tune_sqlite(engine, busy_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, **options)
+    return create_engine(url, **{"pool_pre_ping": True, **options})
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_ms: int) -> None:
     """WAL with a busy timeout, foreign keys on, and BEGIN IMMEDIATE for writers.
 
     WAL alone still answers SQLITE_BUSY when a deferred transaction that read first
@@ -33,7 +31,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -82,22 +80,3 @@ def hold_name(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
                         {"name": name})
-
-
-@contextmanager
-def short_write(engine: Engine, wait_ms: int) -> Iterator[Connection]:
-    """A write transaction on a connection of its own that waits at most `wait_ms` for the
-    lock: for bookkeeping written after the person's own work has committed (the search log,
-    usage events), which must never hold a page up for long. Commits at the end."""
-    with engine.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        try:
-            # One statement that writes needs no BEGIN IMMEDIATE: it asks for the write lock
-            # first thing, and the busy timeout set inside the transaction bounds the wait.
-            with connection.begin():
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}" if sqlite else
-                                           f"SET LOCAL lock_timeout = '{int(wait_ms)}ms'")
-                yield connection
-        finally:
-            if sqlite:  # the connection goes back to the pool for ordinary writers
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
