@@ -98,6 +98,7 @@ def app(app_config):
         if not app_config["DATABASE_URL"].startswith("sqlite"):
             Base.metadata.drop_all(db.engine)
         db.engine.dispose()
+        app.extensions["usage"].engine.dispose()  # the usage recorder's own connections
 
 
 @pytest.fixture

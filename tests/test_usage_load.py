@@ -113,6 +113,7 @@ def portal(database_url, tmp_path):
         with app.app_context():
             db.session.close()
             db.engine.dispose()
+        app.extensions["usage"].engine.dispose()
 
 
 def _wait_until_serving(port: int, server: subprocess.Popen, log: Path) -> None:

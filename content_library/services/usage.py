@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -116,13 +117,12 @@ class Recorder:
 
     def __init__(self, url: str, retention_days: int = RETENTION_DAYS,
                  backlog: int = BACKLOG) -> None:
-        self.url = url
         self.engine = recording_engine(url)
         self.retention_days = retention_days
         self._backlog: deque[Event] = deque(maxlen=backlog)
         self._lock = threading.Lock()
         self._forgotten_at: datetime | None = None
-        atexit.register(self.flush)
+        _recorders.add(self)
 
     @property
     def waiting(self) -> int:
@@ -174,6 +174,17 @@ class Recorder:
         except Exception as exc:
             _log.warning("old usage not anonymised yet: %s", exc)
             self._forgotten_at = now
+
+
+# Every live recorder, flushed at a normal exit; weakly held, so a recorder (and its
+# connections) goes with its app.
+_recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for recorder in list(_recorders):
+        recorder.flush()
 
 
 def _forget_batch(connection: Connection, cutoff: datetime) -> int:
