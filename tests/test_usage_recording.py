@@ -195,19 +195,29 @@ def test_champions_get_no_feedback_form(app, client, make_user, login, make_item
     assert events(app, "feedback") == []
 
 
-def test_a_database_failure_while_recording_still_answers_and_loses_nothing(app, client, rep,
-                                                                            make_item):
+def refusing_writes(url: str):
+    """The same database, on connections that refuse every write."""
+    if url.startswith("sqlite"):
+        return create_engine(f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true")
+    return create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+
+
+def test_a_database_failure_while_recording_still_answers_and_loses_nothing(app, app_config,
+                                                                            client, rep, make_item):
     make_item("roi-story")
-    with app.app_context():
-        UsageEvent.__table__.drop(db.engine)
-    response = client.get("/content/roi-story")
-    assert response.status_code == 200 and "Roi Story" in response.get_data(as_text=True)
-    assert app.extensions["usage"].waiting == 1
-    with app.app_context():
-        UsageEvent.__table__.create(db.engine)
+    recorder = app.extensions["usage"]
+    working, recorder.engine = recorder.engine, refusing_writes(app_config["DATABASE_URL"])
+    try:
+        response = client.get("/content/roi-story")
+        assert response.status_code == 200 and "Roi Story" in response.get_data(as_text=True)
+        assert recorder.waiting == 1
+        assert events(app) == []
+    finally:
+        recorder.engine.dispose()
+        recorder.engine = working
     assert client.get("/content/roi-story?stage=negotiating").status_code == 200
     assert [e.stage for e in events(app, "view")] == [None, "negotiating"]
-    assert app.extensions["usage"].waiting == 0
+    assert recorder.waiting == 0
 
 
 @contextmanager
