@@ -44,15 +44,25 @@ def month(key: str):
     return _page(_month(key))
 
 
-@bp.get("/<key>.<any(html, csv):kind>")
-@requires("view_analytics")
-def download(key: str, kind: str):
+def _download(key: str, kind: str) -> Response:
     review = service.monthly_review(db.session, _month(key), utcnow())
     body, mimetype = ((document.html_file(review), "text/html") if kind == "html"
                       else (document.csv_file(review), "text/csv"))
     name = f"monthly-review-{review.month.key}.{kind}"
     return Response(body, mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/<key>.html")
+@requires("view_analytics")
+def download_html(key: str):
+    return _download(key, "html")
+
+
+@bp.get("/<key>.csv")
+@requires("view_analytics")
+def download_csv(key: str):
+    return _download(key, "csv")
 
 
 @bp.post("/<key>/actions")
