@@ -152,3 +152,12 @@
   });
   box.addEventListener("blur", function () { setTimeout(close, 150); });
 })();
+
+// A table wider than a phone scrolls inside its wrapper; a keyboard can scroll it only once
+// the wrapper takes focus (WCAG 2.1.1). Every wrapper, so a table added later is covered too.
+(function () {
+  "use strict";
+  document.querySelectorAll(".table-wrap:not([tabindex])").forEach(function (wrap) {
+    wrap.tabIndex = 0;
+  });
+})();
