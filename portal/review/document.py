@@ -15,12 +15,9 @@ from markupsafe import Markup
 
 from content_library.services.effectiveness import Outcomes, wilson_interval
 from content_library.services.monthly_review import Review
+from content_library.spreadsheet import safe_cell
 
 from .charts import bar_chart
-
-# A spreadsheet runs a cell starting with one of these as a formula (tab and carriage
-# return too: some programs strip them and then see what follows). SECURITY promise 11.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def charts(review: Review, nonce: str | None) -> dict[str, Markup]:
@@ -63,17 +60,6 @@ def html_file(review: Review) -> str:
 
 
 # ---- CSV ----------------------------------------------------------------------------------
-
-
-def safe_cell(value: object) -> object:
-    """The value as a spreadsheet should show it: text that would run gets a ' in front;
-    numbers stay numbers (-3 is a value, and a prefix would turn it into text)."""
-    if value is None:
-        return ""
-    if isinstance(value, (bool, int, float)):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _percent(value: float | None) -> str:
