@@ -117,7 +117,7 @@ def test_the_html_file_renders_offline_and_asks_for_nothing(review_app, tmp_path
         page.goto(out.as_uri())
         charts = page.locator("figure svg[role=img]")
         assert charts.count() == 2 and charts.first.bounding_box()["height"] > 150
-        assert page.locator("figure + table.figures").count() == 2
+        assert page.locator("figure + .table-wrap > table.figures").count() == 2
         page.emulate_media(media="print")
         page.screenshot(path=str(tmp_path / "file-print.png"), full_page=True)
         assert requested == [out.as_uri()]
