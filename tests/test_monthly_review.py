@@ -293,7 +293,8 @@ def test_report_monthly_html_is_one_self_contained_file(months_data, runner, tmp
     # Every chart stands in a figure followed by the table of its figures.
     assert html.count("<figure>") == 2
     for chunk in html.split("</figure>")[1:]:
-        assert chunk.lstrip().startswith('<div class="table-wrap"><table class="figures">\n  <caption>The figures of')
+        assert chunk.lstrip().startswith(
+            '<div class="table-wrap"><table class="figures">\n  <caption>The figures of')
     for svg_attrs in (attrs for tag, attrs in page.tags if tag == "svg"):
         assert svg_attrs["role"] == "img" and svg_attrs["aria-label"]
     text = " ".join(page.text)
