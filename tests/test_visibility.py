@@ -114,7 +114,8 @@ def assert_looks_missing(client, path_for_hidden: str, path_for_missing: str) ->
 
 
 def slugs_on_page(page: str) -> set[str]:
-    return {m for m in re.findall(r'href="/content/([a-z0-9-]+)"', page) if m in ITEMS}
+    # A card's link may carry the stage the rep was on (?stage=...), for usage tracking.
+    return {m for m in re.findall(r'href="/content/([a-z0-9-]+)(?:\?[^"]*)?"', page) if m in ITEMS}
 
 
 def titles_on_page(page: str) -> set[str]:
