@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+# A record's fingerprint may end with this mark and its usage score's step. Usage moves all
+# day and reaches the index on its own schedule (`portal index refresh-ranking`), so a drift
+# check compares only what comes before it: a view is not drift.
+USAGE_MARK = "~u"
+
+
+def content_fingerprint(fingerprint: str) -> str:
+    """The part of a fingerprint that says what the item holds, without its usage step."""
+    return fingerprint.partition(USAGE_MARK)[0]
+
 
 @dataclass(frozen=True)
 class SearchableItem:

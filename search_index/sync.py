@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from content_library.records import ItemChange, SearchableItem
+from content_library.records import ItemChange, SearchableItem, content_fingerprint
 
 
 class Feed(Protocol):
@@ -110,7 +110,7 @@ def check(backend, feed: Feed) -> Drift:
         fingerprint = indexed.get(record.slug)
         if fingerprint is None:
             drift.missing.append(record.slug)
-        elif fingerprint != record.fingerprint:
+        elif content_fingerprint(fingerprint) != content_fingerprint(record.fingerprint):
             drift.stale.append(record.slug)
     drift.extra = sorted(set(indexed) - seen)
     drift.missing.sort()

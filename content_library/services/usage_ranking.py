@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from ..models import ContentItem, UsageEvent, utcnow
+from ..records import USAGE_MARK
 
 HALF_LIFE_DAYS = 30
 WEEK_DAYS = 7
@@ -35,7 +36,7 @@ SCORE_STEP = 0.05
 RANKING_KINDS = ("view", "download", "copy", "used_in_deal", "share", "template_generated")
 # The fingerprint of an indexed record ends with this and the score's step (none at 0), so
 # the index's own fingerprints say which score it ranks with.
-STEP_MARK = "~u"
+STEP_MARK = USAGE_MARK
 
 
 class WeeksAgo(FunctionElement):
