@@ -4,9 +4,7 @@ they used in a deal, and take it back."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import warnings
 from datetime import date
 from pathlib import Path
 
@@ -326,19 +324,12 @@ def test_a_hidden_item_cannot_be_linked(app, client, make_user, login, make_item
 
 # ---- in a real browser -----------------------------------------------------------------------
 
-AXE_PLACES = (os.environ.get("PORTAL_AXE_JS", ""), "/tmp/axe/node_modules/axe-core/axe.min.js",
-              "/usr/share/nodejs/axe-core/axe.min.js", "node_modules/axe-core/axe.min.js")
+def axe_violations(page, selector: str) -> list[str]:
+    """axe-core's findings inside `selector` (axe-core ships inside axe-playwright-python)."""
+    from axe_playwright_python.base import AXE_SCRIPT
 
-
-def axe_violations(page, selector: str) -> list[str] | None:
-    """axe-core's findings inside `selector`, or None when axe-core is not installed here."""
-    script = next((Path(p) for p in AXE_PLACES if p and Path(p).is_file()), None)
-    if script is None:
-        warnings.warn("axe-core not found (npm install axe-core, or set PORTAL_AXE_JS): "
-                      "accessibility not checked", stacklevel=2)
-        return None
     # Evaluated through the DevTools protocol: the page's CSP refuses inline scripts.
-    page.evaluate(script.read_text(encoding="utf-8"))
+    page.evaluate(AXE_SCRIPT)
     found = page.evaluate("sel => axe.run(document.querySelector(sel)).then(r => r.violations"
                           ".map(v => v.id + ': ' + v.help + ' ' + v.nodes.map(n => n.target)"
                           ".join(' ')))", selector)

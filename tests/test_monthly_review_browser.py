@@ -3,9 +3,7 @@ finds nothing to fix. Screenshots are left in the test's folder to look at."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -16,17 +14,10 @@ from tests.test_monthly_review import add_items, build_months, deal
 
 pytestmark = pytest.mark.browser
 
-# axe-core is not a Python package: point PORTAL_AXE_JS at its axe.min.js (npm install
-# axe-core), or install it into node_modules beside the project.
-AXE_PLACES = (os.environ.get("PORTAL_AXE_JS", ""),
-              str(Path(__file__).parents[1] / "node_modules/axe-core/axe.min.js"))
+def axe_source() -> str:
+    from axe_playwright_python.base import AXE_SCRIPT  # axe-core, shipped inside the wheel
 
-
-def axe_source() -> str | None:
-    for place in AXE_PLACES:
-        if place and Path(place).is_file():
-            return Path(place).read_text(encoding="utf-8")
-    return None
+    return AXE_SCRIPT
 
 
 @pytest.fixture
@@ -73,14 +64,12 @@ def test_the_review_renders_prints_and_passes_axe(review_app, tmp_path):
         assert fill not in ("", "rgb(0, 0, 0)")
         page.screenshot(path=str(tmp_path / "review-1280.png"), full_page=True)
 
-        source = axe_source()
-        if source:
-            # Through the DevTools protocol: the page's CSP rightly refuses an inline script.
-            page.evaluate(f"() => {{ {source}\n window.axe = axe; }}")
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            assert [(v["id"], [n["target"] for n in v["nodes"]][:3])
-                    for v in result["violations"]] == []
-            assert len(result["passes"]) > 10  # axe really looked
+        # Through the DevTools protocol: the page's CSP rightly refuses an inline script.
+        page.evaluate(f"() => {{ {axe_source()}\n window.axe = axe; }}")
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        assert [(v["id"], [n["target"] for n in v["nodes"]][:3])
+                for v in result["violations"]] == []
+        assert len(result["passes"]) > 10  # axe really looked
 
         page.emulate_media(media="print")
         assert page.locator("header.top").is_hidden()
@@ -100,9 +89,6 @@ def test_the_review_renders_prints_and_passes_axe(review_app, tmp_path):
         assert "Write the EU pricing sheet" in page.locator("section#actions, "
                                                             "section[aria-labelledby=actions]"
                                                             ).inner_text()
-    if not source:
-        pytest.skip("axe-core not found: set PORTAL_AXE_JS to its axe.min.js "
-                    "(the rest of this test ran)")
 
 
 def test_the_html_file_renders_offline_and_asks_for_nothing(review_app, tmp_path):
