@@ -234,7 +234,8 @@ def usage_table_locked(url: str):
         return
     engine = create_engine(url)
     with engine.connect() as holder:
-        holder.execute(text("LOCK TABLE usage_events IN ACCESS EXCLUSIVE MODE"))
+        # EXCLUSIVE: writes wait, reads (the page itself reads usage) go on, as under a long write.
+        holder.execute(text("LOCK TABLE usage_events IN EXCLUSIVE MODE"))
         yield
         holder.rollback()
     engine.dispose()
