@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 from contextlib import contextmanager
 
@@ -53,3 +54,15 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def free_port(ports: range) -> int:
+    """The first of a test's own loopback ports that nothing listens on."""
+    for port in ports:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")

@@ -19,20 +19,11 @@ from sqlalchemy import func, select
 from content_library.models import LoginFailure
 from content_library.services.users import THROTTLE_LIMIT
 from portal.extensions import db
+from tests.browser_support import free_port
 
 PORTS = range(5131, 5140)  # the loopback ports this test may use
 GUESSES = 150
 
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 5131-5139")
 
 
 def _serve(config: dict, port: int) -> None:
@@ -72,7 +63,7 @@ def _guess(port: int, email: str, start: threading.Barrier) -> int:
 
 def test_simultaneous_wrong_passwords_check_at_most_the_limit(app, app_config, make_user):
     _, email = make_user("rep")
-    port = _free_port()
+    port = free_port(PORTS)
     config = {**app_config, "WTF_CSRF_ENABLED": False}
     server = multiprocessing.get_context("spawn").Process(target=_serve, args=(config, port),
                                                           daemon=True)

@@ -31,6 +31,7 @@ from content_library.services import taxonomy as taxonomy_service
 from content_library.services import users as user_service
 from portal import create_app
 from portal.extensions import db
+from tests.browser_support import free_port
 from tests.conftest import TAXONOMY
 from tests.search_library import _server_url, libpq
 
@@ -39,16 +40,6 @@ EVENTS = 1_000
 THREADS = 100
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 5181-5189")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -93,7 +84,7 @@ def portal(database_url, tmp_path):
             email="load.rep@example.com", name="Load Rep", role="rep",
             password="Tangerine-Orbit-42"))
         token = user_service.issue_token(db.session, "load.rep@example.com")
-    port = _free_port()
+    port = free_port(PORTS)
     env = {**os.environ, **{f"PORTAL_{k}": v for k, v in settings.items()}}
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as output:
