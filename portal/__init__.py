@@ -43,6 +43,10 @@ def _defaults(instance: Path) -> dict:
         # 0 believes none: anyone can send those headers, and the log-in throttle counts
         # failures per client address.
         "TRUSTED_PROXIES": 0,
+        # E-mail for share links, invitations and first-open notes (content_library/mail.py).
+        # None: nothing is sent and the pages show the link to copy.
+        "SMTP_URL": None,
+        "MAIL_FROM": "portal@localhost",
     }
 
 

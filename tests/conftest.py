@@ -216,3 +216,32 @@ def login(client):
 
 def today() -> date:
     return date.today()
+
+
+class SmtpInbox:
+    """What a real SMTP server on loopback received: one email.message.Message per letter."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port; yields (url, inbox)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.browser_support import free_port
+
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(range(8590, 8640)))
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{controller.port}", inbox
+    finally:
+        controller.stop()

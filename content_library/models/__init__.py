@@ -20,6 +20,17 @@ from .items import (
 )
 from .review import ACTION_STATUSES, ActionItem
 from .search import REQUEST_STATUS_NAMES, REQUEST_STATUSES, ContentRequest, SearchLog, SynonymGroup
+from .sharing import (
+    FIELD_KIND_NAMES,
+    FIELD_KINDS,
+    SHARE_DAYS_MAX,
+    SHARE_DAYS_MIN,
+    ChampionInvitation,
+    Notification,
+    ShareLink,
+    TemplateField,
+    share_link_items,
+)
 from .taxonomy import (
     FORECAST_CATEGORY,
     PHASE_NAMES,
@@ -54,6 +65,15 @@ __all__ = [
     "TAG_MODELS",
     "USAGE_KINDS",
     "ApiToken",
+    "ChampionInvitation",
+    "FIELD_KINDS",
+    "FIELD_KIND_NAMES",
+    "Notification",
+    "SHARE_DAYS_MAX",
+    "SHARE_DAYS_MIN",
+    "ShareLink",
+    "TemplateField",
+    "share_link_items",
     "Base",
     "ContentItem",
     "ContentRequest",
