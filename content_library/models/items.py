@@ -51,6 +51,12 @@ ARGUMENT_PARTS: tuple[tuple[str, str, bool], ...] = (
 )
 ARGUMENT_FIELDS = tuple(p[0] for p in ARGUMENT_PARTS)
 LIST_ARGUMENT_FIELDS = frozenset(p[0] for p in ARGUMENT_PARTS if p[2])
+# The parts written for the rep's eyes only: the questions to ask the buyer and what the
+# buyer gains personally. Never shown to a champion or on a share page, even when the item is
+# external.
+REP_ONLY_ARGUMENT_FIELDS = frozenset({"discovery_questions", "implication_questions",
+                                      "personal_advantages"})
+BUYER_ARGUMENT_PARTS = tuple(p for p in ARGUMENT_PARTS if p[0] not in REP_ONLY_ARGUMENT_FIELDS)
 
 
 def _link(name: str, target: str) -> Table:
