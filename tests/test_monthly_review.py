@@ -320,7 +320,22 @@ def test_report_monthly_csv_tables_with_formulas_neutralised(months_data, runner
     cells = [cell for row in rows for cell in row]
     assert "'=HYPERLINK(\"x\")" in cells
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
-    assert not any(cell.startswith("-") and not cell.lstrip("-").isdigit() for cell in cells)
+    assert not any(cell.startswith("-") and not _is_number(cell) for cell in cells)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_lift_is_written_in_percentage_points_as_a_number():
+    # A lift is a difference of two rates: "+39%" would read as a relative change.
+    from portal.review.document import _points
+
+    assert _points(0.39) == 39.0 and _points(-0.125) == -12.5 and _points(None) == ""
 
 
 @pytest.mark.parametrize("month", ["2026-13", "nov", "2026-1"])

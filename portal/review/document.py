@@ -66,6 +66,12 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+def _points(value: float | None) -> float | str:
+    """A difference of two rates: percentage points, not a percentage of anything. A number,
+    so the spreadsheet keeps it one (a "+39.0" text would be neutralised as a formula)."""
+    return "" if value is None else round(value * 100, 1)
+
+
 def tables(review: Review) -> list[tuple[str, Sequence[str], list[Sequence[object]]]]:
     """The review's tables as (title, header, rows), in the page's order."""
     this, before = review.month.key, review.month.before.key
@@ -108,8 +114,8 @@ def tables(review: Review) -> list[tuple[str, Sequence[str], list[Sequence[objec
          ("item", "deals (n)", "won", "lost to competition", "lost to no decision",
           "close rate", "close rate 95% low", "close rate 95% high", "win rate",
           "win rate 95% low", "win rate 95% high", "close rate by amount",
-          "win rate by amount", "lift"),
-         [(*_outcome_row(i.slug, i.outcomes), _percent(i.lift))
+          "win rate by amount", "lift (percentage points)"),
+         [(*_outcome_row(i.slug, i.outcomes), _points(i.lift))
           for i in review.effectiveness.items[:10]]),
         ("Action items", ("agreed at", "action", "owner", "due", "status"),
          [(a.month, a.text, a.owner, a.due.isoformat() if a.due else "", a.status)
