@@ -441,6 +441,23 @@ def test_item_page_shows_use_and_deals_to_its_owner_and_managers(in_db, make_ite
         as_text=True)
 
 
+def test_a_long_list_of_deals_is_summed_up_and_folded(in_db, make_item, add_usage, people):
+    make_item("roi-calculator")
+    deals = [Deal(source="salesforce", crm_id=f"d{n}", name=f"Deal number {n}", account="Acme",
+                  crm_stage="Closed Won" if n < 5 else "Negotiating",
+                  outcome="won" if n < 5 else None, is_closed=n < 5) for n in range(20)]
+    in_db(lambda s: s.add_all(deals))
+    ids = in_db(lambda s: list(s.scalars(select(Deal.id))))
+    when = datetime.now() - timedelta(days=1)
+    for deal_id in ids:
+        add_usage("used_in_deal", "roi-calculator", when, people["rep"][1], deal_id=deal_id)
+    html = manager(people).get("/content/roi-calculator").get_data(as_text=True)
+    assert "Linked to 20 deals: 5 won, 0 lost, 15 still open." in html
+    section = html[html.index("Deals it was used in"):]
+    folded = section[section.index("Show the other 5 deals"):]
+    assert folded.count("Deal number") == 5 and section.count("Deal number") == 20
+
+
 def test_library_sorts_by_health_weakest_first(make_item, add_usage, people):
     make_item("busy", review_by=date.today() + timedelta(days=100))
     make_item("overdue", review_by=date.today() - timedelta(days=200))
