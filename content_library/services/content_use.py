@@ -74,18 +74,47 @@ def item_usage(session: Session, when: Period, today: date, flt: UsageFilter = U
                sort: str = DEFAULT_USAGE_SORT, descending: bool = True) -> list[ItemUsage]:
     """Every item with its use in the period (zeros for the unused ones).
 
-    Driven from the items: each item's events in the period are one range of the covering
-    (item, time, kind, user, stage) index, read in item order, so the grouping needs no sort
-    of the period's events (on SQLite that sort was most of the time)."""
+    The two databases want the counting written differently (a year of a million events,
+    measured side by side, docs/performance.md):
+    - SQLite: driven from the items, each item's events are one range of the covering
+      (item, time, kind, user, stage) index, read in item order with no sort (0.6 s; grouping
+      the period's events first sorts them all: 2 s and more).
+    - PostgreSQL: grouping the period's events first, with the unique viewers counted apart,
+      lets it hash and run in parallel (0.12 s; the item-driven form: 0.6-1 s).
+    """
     kind = UsageEvent.kind
-    joined = [UsageEvent.item_id == ContentItem.id, _in_period(when)]
+    in_scope = [_in_period(when)]
     if flt.stage:
-        joined.append(UsageEvent.stage == flt.stage)
+        in_scope.append(UsageEvent.stage == flt.stage)
+    counts = {name: func.sum(case((kind == k, 1), else_=0)) for name, k in KIND_COUNTS.items()}
+    viewer = case((kind == "view", UsageEvent.user_id))
+    if session.get_bind().dialect.name == "postgresql":
+        per_item = (select(UsageEvent.item_id, *(c.label(n) for n, c in counts.items()),
+                           func.max(UsageEvent.occurred_at).label("last_used"))
+                    .where(*in_scope).group_by(UsageEvent.item_id).subquery())
+        pairs = (select(UsageEvent.item_id, UsageEvent.user_id)
+                 .where(kind == "view", *in_scope).distinct().subquery())
+        viewers = (select(pairs.c.item_id, func.count(pairs.c.user_id).label("n"))
+                   .group_by(pairs.c.item_id).subquery())
+        figures = {**{n: func.coalesce(per_item.c[n], 0) for n in KIND_COUNTS},
+                   "unique_viewers": func.coalesce(viewers.c.n, 0),
+                   "last_used": per_item.c.last_used}
+
+        def with_events(stmt):
+            return (stmt.outerjoin(per_item, per_item.c.item_id == ContentItem.id)
+                    .outerjoin(viewers, viewers.c.item_id == ContentItem.id))
+        grouped = False
+    else:
+        figures = {**counts, "unique_viewers": func.count(func.distinct(viewer)),
+                   "last_used": func.max(UsageEvent.occurred_at)}
+
+        def with_events(stmt):
+            return stmt.outerjoin(UsageEvent, and_(UsageEvent.item_id == ContentItem.id,
+                                                   *in_scope))
+        grouped = True
     stale = and_(ContentItem.review_by.is_not(None), ContentItem.review_by < today)
     columns = {
-        **{name: func.sum(case((kind == k, 1), else_=0)) for name, k in KIND_COUNTS.items()},
-        "unique_viewers": func.count(func.distinct(case((kind == "view", UsageEvent.user_id)))),
-        "last_used": func.max(UsageEvent.occurred_at),
+        **figures,
         "stale": case((stale, 1), else_=0),
         "title": func.lower(ContentItem.title), "type": ContentType.name,
         "owner": func.coalesce(ContentItem.owner_email, ""),
@@ -94,15 +123,17 @@ def item_usage(session: Session, when: Period, today: date, flt: UsageFilter = U
     order = [key.desc() if descending else key.asc()]
     if sort == "last_used":  # never used sorts after every used item, either way
         order.insert(0, case((columns["last_used"].is_(None), 1), else_=0))
-    stmt = (select(ContentItem.slug, ContentItem.title, ContentType.name,
-                   ContentItem.owner_email, ContentItem.status,
-                   *(columns[name] for name in (*KIND_COUNTS, "unique_viewers", "last_used",
-                                                "stale")))
-            .join(ContentType, ContentType.id == ContentItem.type_id)
-            .outerjoin(UsageEvent, and_(*joined))
-            .group_by(ContentItem.id, ContentItem.slug, ContentItem.title, ContentType.name,
-                      ContentItem.owner_email, ContentItem.status, ContentItem.review_by)
-            .order_by(*order, ContentItem.slug))
+    stmt = with_events(
+        select(ContentItem.slug, ContentItem.title, ContentType.name, ContentItem.owner_email,
+               ContentItem.status,
+               *(columns[name] for name in (*KIND_COUNTS, "unique_viewers", "last_used",
+                                            "stale")))
+        .join(ContentType, ContentType.id == ContentItem.type_id))
+    if grouped:
+        stmt = stmt.group_by(ContentItem.id, ContentItem.slug, ContentItem.title,
+                             ContentType.name, ContentItem.owner_email, ContentItem.status,
+                             ContentItem.review_by)
+    stmt = stmt.order_by(*order, ContentItem.slug)
     if flt.type:
         stmt = stmt.where(ContentType.slug == flt.type)
     if flt.owner:
