@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from search_index import FACETS
 
-SLUG = {"type": "string", "pattern": "^[a-z0-9-]{1,120}$", "description": "an item's slug"}
+# The examples are demo items, so a checker driving the demo portal reaches real ones.
+EXAMPLE_SLUGS = ["business-case-template-revenue-project", "roi-calculator-workbook"]
+SLUG = {"type": "string", "pattern": "^[a-z0-9-]{1,120}$", "description": "an item's slug",
+        "examples": EXAMPLE_SLUGS}
 DATE = {"type": "string", "format": "date"}
 RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 INTERVAL = {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2,
@@ -260,7 +263,7 @@ PATHS: dict[str, dict] = {
         {**BAD_INPUT, **NOT_FOUND}),
     "/content/{slug}": _get(
         "One item", _json(_ref("Item"), "The item"),
-        [{"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}],
+        [{"name": "slug", "in": "path", "required": True, "schema": SLUG}],
         NOT_FOUND),
     "/usage": {"post": {
         "summary": "Report what the caller did with an item",
