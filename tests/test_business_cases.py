@@ -238,6 +238,7 @@ def test_a_rep_fills_in_the_workbook_for_a_deal_and_the_generation_counts_for_it
     page = client.get(f"/content/roi-calculator/fill?deal={deal_id}").get_data(as_text=True)
     assert re.search(rf'<option[^>]*selected[^>]*value="{deal_id}"|<option value="{deal_id}" selected',
                      page)
+    assert re.search(r'<input[^>]*name="company"[^>]*value="Contoso Health"', page)
     response = client.post("/content/roi-calculator/fill?stage=negotiating", data={
         "csrf_token": csrf_from(page), "company": "Contoso Health", "deal": str(deal_id),
         "value_annual_revenue": "EUR 410,000,000", "value_user_count": "300",

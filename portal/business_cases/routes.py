@@ -88,11 +88,12 @@ def fill(slug: str):
     stage = usage_pages.stage_context()
     status, headers = 200, {}
     if request.method == "GET":
-        if staff:
+        if staff:  # ?deal=<id> picks the deal, and its account is the likely company
             form.deal.data = request.args.get("deal", "")
-            form.company.data = person.company
+            deal, _ = _chosen_deal(form)
+            form.company.data = deal.account if deal else person.company
     else:
-        company = form.company.data or "" if staff else person.company
+        company = (form.company.data or "") if staff else person.company
         deal, reasons = _chosen_deal(form) if staff else (None, {})
         document, status, headers = filled_from_form(
             item, form, template_fields, company=company, client=client_keys(f"user:{person.id}"),
