@@ -110,18 +110,16 @@ def fill(slug: str):
 # ---- the managers' field editor ---------------------------------------------------------------
 
 
-def _edits(count: int) -> tuple[list[templates.FieldEdit], list[str]]:
-    """The editor's rows as sent (row i names its field in name-i), and the names sent."""
-    edits, names = [], []
+def _edits(count: int) -> list[templates.FieldEdit]:
+    """The editor's rows as sent: row i names its field in name-i."""
+    edits = []
     for index in range(count):
-        name = request.form.get(f"name-{index}", "")
-        names.append(name)
         edits.append(templates.FieldEdit(
-            name=name, label=request.form.get(f"label-{index}", ""),
+            name=request.form.get(f"name-{index}", ""), label=request.form.get(f"label-{index}", ""),
             kind=request.form.get(f"kind-{index}", ""),
             required=request.form.get(f"required-{index}") == "1",
             position=whole_number(request.form.get(f"position-{index}", ""), 0, 10_000) or 0))
-    return edits, names
+    return edits
 
 
 @bp.route("/content/<slug>/template-fields", methods=["GET", "POST"])
@@ -139,7 +137,7 @@ def template_fields(slug: str):
             errors = {"": "The form expired or was sent without its security token: "
                           "reload the page and try again."}
         else:
-            edits, _ = _edits(len(current))
+            edits = _edits(len(current))
             try:
                 templates.save_fields(db.session, item, edits)
             except Invalid as exc:
