@@ -1,6 +1,7 @@
 """CSV exports that a spreadsheet opens as data, never as formulas (SECURITY promise 11).
 
-Every CSV the portal writes goes through `csv_text`, so the rule lives in one place.
+Every CSV the portal writes goes through `csv_text`, and every text a filled-in workbook
+receives is checked with `looks_like_formula`, so the rule lives in one place.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from collections.abc import Iterable, Sequence
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would run this text, typed into a cell, as a formula."""
+    return text.startswith(FORMULA_STARTS)
+
+
 def safe_cell(value: object) -> object:
     """The value as a spreadsheet should show it: text that would run gets a ' in front.
 
@@ -23,7 +29,7 @@ def safe_cell(value: object) -> object:
     if isinstance(value, (bool, int, float)):
         return value
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if looks_like_formula(text) else text
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -34,6 +34,11 @@ SKIPPED = {
     "static": "stylesheet, script and icon files, not pages",
     "api": "the JSON API, not pages",
     "library.download": "an item's file, a download",
+    # /content/<slug>/… takes the demo's argument item, which is no template: these two are
+    # checked in extra_pages() with the demo's business case instead.
+    "business_cases.fill": "needs a template item: in extra_pages() with the business case",
+    "business_cases.template_fields": "needs a template item: in extra_pages() with the "
+                                      "business case",
 }
 
 
@@ -74,7 +79,10 @@ def extra_pages(app) -> list[str]:
                           ContentItem.file_id.is_not(None))
         archived = first(ContentItem.status == "archived")
         argument = first(ContentItem.version > 1)
+        template = first(ContentItem.slug == "business-case-template-revenue-project")
     return [
+        f"/content/{template}/fill",  # the fill-in form (a champion's, a rep's with deals)
+        f"/content/{template}/template-fields",  # the managers' field editor
         f"/content/{with_file}",  # a file to download; the item a champion may open
         f"/content/{archived}",  # the archived notice
         f"/content/{argument}/versions/compare?from=1&to=2",

@@ -80,7 +80,9 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed log-in. Counted per account and per address across every worker process."""
+    """One failed log-in, counted per account and per address across every worker process;
+    also any other attempt that is rate-limited the same way (services/attempts.py), under a
+    key of its own kind ("generate:…")."""
 
     __tablename__ = "login_failures"
 

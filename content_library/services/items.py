@@ -275,6 +275,10 @@ def apply_item(session: Session, data: ItemInput, actor: User | None, *, note: s
         if hides((before["status"], before["audience"]), (after["status"], after["audience"])):
             op = "narrow"  # the index hides it before the commit (see portal/indexing.py)
     session.flush()
+    # Here, not at the top: templates reads stored files, whose module imports this one.
+    from .templates import sync_fields
+
+    sync_fields(session, item)  # a new or changed file brings its own template fields
     session.add(ItemVersion(item=item, number=item.version, snapshot=snapshot(item),
                             author_id=actor.id if actor else None, note=note[:500]))
     session.add(IndexChange(slug=item.slug, op=op))

@@ -225,8 +225,13 @@ SCHEMAS: dict[str, dict] = {
     },
     "TemplateValues": {
         "type": "object", "required": ["values"],
-        "properties": {"values": {"type": "object",
-                                  "additionalProperties": {"type": ["string", "number"]}}},
+        "properties": {
+            "values": {"type": "object", "description": "field name: value, as typed",
+                       "additionalProperties": {"type": ["string", "number"]}},
+            "company": {"type": ["string", "null"],
+                        "description": "staff: whose business case (names the file)"},
+            "deal": {"type": ["string", "null"], "description": "staff: the deal's CRM id"},
+        },
     },
 }
 
@@ -265,6 +270,20 @@ PATHS: dict[str, dict] = {
         "One item", _json(_ref("Item"), "The item"),
         [{"name": "slug", "in": "path", "required": True, "schema": SLUG}],
         NOT_FOUND),
+    "/content/{slug}/generate": {"post": {
+        "summary": "Fill the item's business-case template and download it",
+        "parameters": [{"name": "slug", "in": "path", "required": True, "schema": SLUG}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _ref("TemplateValues")}}},
+        "responses": {
+            "200": {"description": "The filled document, as an attachment", "content": {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {
+                    "schema": {"type": "string", "format": "binary"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+            **COMMON_ERRORS, **BAD_INPUT, **NOT_FOUND,
+            "429": _error("Too many documents generated from this address; see Retry-After."),
+        }}},
     "/usage": {"post": {
         "summary": "Report what the caller did with an item",
         "requestBody": {"required": True, "content": {"application/json": {

@@ -1,22 +1,26 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import BadRequest
 
 from content_library import visibility
-from content_library.errors import NotFound
+from content_library.errors import Invalid, NotFound
 from content_library.rendering import markdown_to_html
-from content_library.services import catalog, usage
+from content_library.services import catalog, templates, usage
 from content_library.services import taxonomy as taxonomy_service
+from content_library.services.attempts import Throttled
 from content_library.services.items import snapshot
 from search_index import FACETS
 
 from .. import usage as usage_pages
 from ..access import readable_item, user
-from ..errors import error_response
+from ..business_cases.routes import client_keys, send_document
+from ..errors import error_response, request_id
 from ..extensions import csrf, db
 from ..indexing import backend
 from ..numbers import query_number
@@ -51,7 +55,9 @@ def item_json(item) -> dict:
         "file_url": url_for("library.download", slug=item.slug) if file else None,
         "file": {"name": item.file_name, "kind": file.kind, "size": file.size,
                  "text_readable": file.text is not None} if file else None,
-        "template_fields": list(file.template_fields or []) if file else [],
+        "template_fields": [{"name": f.name, "label": f.label, "type": f.kind,
+                             "required": f.required}
+                            for f in templates.fields(db.session, item)],
         "version": item.version,
     }
 
@@ -73,6 +79,63 @@ def content(slug: str):
     answer = jsonify(item_json(found))
     usage_pages.record("view", found, via="api")
     return answer
+
+
+def _generate_body() -> tuple[dict, str | None, str | None]:
+    """(values, deal's CRM id, company) from a generate call's body; 400 naming what is wrong."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('Send a JSON object: {"values": {field: value}}.')
+    unknown = sorted(set(body) - {"values", "company", "deal"})
+    if unknown:
+        raise BadRequest(f"Unknown field '{unknown[0]}': send values, and optionally company "
+                         "and deal.")
+    values, crm_id, company = body.get("values", {}), body.get("deal"), body.get("company")
+    if not isinstance(values, dict):
+        raise BadRequest("'values' must be an object: {field name: value}.")
+    if crm_id is not None and not isinstance(crm_id, str):
+        raise BadRequest("'deal' must be a CRM id (a string) or null.")
+    if company is not None and not isinstance(company, str):
+        raise BadRequest("'company' must be a text or null.")
+    return values, crm_id, company
+
+
+def _company(person, fields, values: dict, named: str | None, deal) -> str:
+    """A champion's own company; for staff the one named, else the template's company field,
+    else the deal's account."""
+    if not visibility.may(person, "use_in_deal"):
+        return person.company
+    typed = [values[f.name] for f in fields if f.is_company and isinstance(values.get(f.name), str)]
+    return named or next(iter(typed), "") or (deal.account if deal else "")
+
+
+@bp.post("/content/<slug>/generate")
+def generate(slug: str):
+    """Fill in a template: {"values": {field: value}, "company"?, "deal"?} → the filled file."""
+    found = readable_item(slug)
+    values, crm_id, named = _generate_body()
+    fields = templates.fields(db.session, found)
+    if not fields:
+        raise NotFound(slug)
+    person = user()
+    # Deals are the seller's business: to anyone else every deal is unknown.
+    if crm_id is not None and not visibility.may(person, "use_in_deal"):
+        raise NotFound(crm_id)
+    deal = usage.find_deal(db.session, crm_id)
+    company = _company(person, fields, values, named, deal)
+    asked = {k: v for k, v in values.items() if not any(f.is_company and f.name == k for f in fields)}
+    try:
+        document = templates.generate(db.session, found, asked, company,
+                                      Path(current_app.config["UPLOAD_DIR"]),
+                                      client=client_keys(f"user:{person.id}"))
+    except Invalid as exc:
+        db.session.rollback()
+        return jsonify({"error": str(exc), "fields": exc.reasons, "request_id": request_id()}), 400
+    except Throttled as exc:
+        return error_response(429, str(exc), {"Retry-After": str(exc.retry_after)})
+    usage_pages.record("template_generated", found, deal=deal,
+                       stage=deal.stage if deal else None, format=document.format, via="api")
+    return send_document(document)
 
 
 @bp.post("/usage")
