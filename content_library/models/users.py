@@ -80,7 +80,10 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed log-in. Counted per account and per address across every worker process."""
+    """One attempt a throttle counts (content_library/services/throttle.py): a failed log-in,
+    per account and per address, or opening a share link, per address. The key says which
+    ("account:…", "address:…", "share-open:…", "share-miss:…"); counted across every worker
+    process. The table keeps its first name: renaming it would need a migration for nothing."""
 
     __tablename__ = "login_failures"
 

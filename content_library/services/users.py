@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,11 @@ from ..database import SQLITE_BUSY_MS, begin_write
 from ..errors import Invalid, NotFound
 from ..models import ROLES, ApiToken, LoginFailure, User, utcnow
 from ..passwords import check_strength, hash_password, needs_rehash, verify_password
+from . import throttle
+from .throttle import Throttled  # noqa: F401 (what the log-in page catches)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_WINDOW = throttle.WINDOW
 THROTTLE_LIMIT = 10  # failures per account, and per address, within the window
 TOKEN_DAYS = 90  # an API token's default lifetime
 LAST_USED_EVERY = timedelta(minutes=1)  # how stale a token's "last used" may get
@@ -89,51 +91,16 @@ class AccountInactive(Exception):
     """The right password for an account an administrator has deactivated."""
 
 
-class Throttled(Exception):
-    def __init__(self, retry_after: int):
-        self.retry_after = retry_after
-        super().__init__(f"Too many failed log-ins: try again in {retry_after} seconds.")
-
-
 def _throttle_keys(email: str, address: str) -> list[str]:
     return [f"account:{normalise_email(email)}", f"address:{address}"]
-
-
-def _lock_keys(session: Session, keys: list[str]) -> None:
-    """Make the count-and-record step below one at a time per key. SQLite's BEGIN IMMEDIATE
-    (begin_write) already serialises writers; PostgreSQL's read committed does not, so two
-    log-ins could both count nine and both record a tenth failure."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    ids = sorted({int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-                  for key in keys})  # in one order, so two log-ins never wait on each other
-    for lock_id in ids:
-        session.execute(select(func.pg_advisory_xact_lock(lock_id)))
 
 
 def _record_attempt(session: Session, keys: list[str]) -> list[LoginFailure]:
     """Count this attempt as a failure *before* its password is checked, in one atomic step
     with the limit check: a burst of simultaneous guesses gets at most THROTTLE_LIMIT checks.
     A successful log-in takes its record back. Raises Throttled when a key is at the limit."""
-    begin_write(session)
-    _lock_keys(session, keys)
-    now = utcnow()
-    since = now - THROTTLE_WINDOW
-    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
-    for key in keys:
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(
-                LoginFailure.key == key, LoginFailure.at >= since
-            )
-        ).one()
-        if count >= THROTTLE_LIMIT:
-            session.commit()
-            retry = int((oldest + THROTTLE_WINDOW - now).total_seconds()) + 1
-            raise Throttled(max(retry, 1))
-    attempt = [LoginFailure(key=key, at=now) for key in keys]
-    session.add_all(attempt)
-    session.commit()
-    return attempt
+    return throttle.take_turn(session, [throttle.Limit(key, THROTTLE_LIMIT) for key in keys],
+                              what="failed log-ins")
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:
