@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .analytics.routes import bp as analytics_bp
     from .api import analytics as _api_analytics  # noqa: F401 (its routes join the api blueprint)
+    from .api import shares as _api_shares  # noqa: F401 (its routes join the api blueprint)
     from .api.routes import bp as api_bp
     from .deals.routes import bp as deals_bp
     from .deals.routes import init_templates as init_deal_templates
@@ -32,6 +33,9 @@ def init_app(app: Flask) -> None:
                requests_bp, analytics_bp, review_bp):
         app.register_blueprint(bp)
     init_deal_templates(app)
+    from . import shares
+
+    shares.init_app(app)
 
     @app.context_processor
     def _layout():

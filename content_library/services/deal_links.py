@@ -68,7 +68,8 @@ def _link(user: User, item: ContentItem, deal: Deal):
             UsageEvent.user_id == user.id, UsageEvent.deal_id == deal.id)
 
 
-def _deal(session: Session, deal_id: int | None) -> Deal:
+def open_deal(session: Session, deal_id: int | None) -> Deal:
+    """The open deal with this id; Invalid (on the field "deal") for any other id."""
     deal = session.get(Deal, deal_id) if deal_id else None
     if deal is None or deal.is_closed:
         raise Invalid({"deal": "Pick one of the open deals: this one is closed or no longer "
@@ -81,7 +82,7 @@ def use_in_deal(session: Session, user: User, item: ContentItem, deal_id: int | 
     """Record that the item was used in the deal. Returns the deal and whether the link is new
     (recording the same link twice keeps one). The stage is the one the rep was looking at
     when it names a stage of ours, else the deal's own."""
-    deal = _deal(session, deal_id)
+    deal = open_deal(session, deal_id)
     begin_write(session)
     if session.scalar(select(UsageEvent.id).where(*_link(user, item, deal)).limit(1)):
         session.rollback()
