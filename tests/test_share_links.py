@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pypdf import PdfWriter
 from sqlalchemy import func, select, update
 
 from content_library.models import (
@@ -35,6 +34,7 @@ from portal.extensions import db
 from portal.shares.logs import HideShareTokens
 from tests.browser_support import live_server
 from tests.conftest import page_token
+from tests.test_visibility import pdf_bytes
 
 ARGUMENT = {
     "value_statement": "Forecasts the CFO can sign off.",
@@ -44,15 +44,6 @@ ARGUMENT = {
     "personal_advantages": ["A calmer board meeting for you (rep only)"],
     "financial_justification": "Pays back in six months.",
 }
-
-
-def pdf_bytes(marker: str) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=100, height=100)
-    writer.add_metadata({"/Title": marker})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def save(app, slug: str, *, with_file: bool = True, **fields) -> None:
