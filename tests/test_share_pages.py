@@ -314,3 +314,20 @@ def test_champions_see_no_share_actions(app, world, client, login):  # noqa: F81
         page = client.get(path).get_data(as_text=True)
         assert "share-selected" not in page and "/shares" not in page
     assert client.get("/notifications").status_code == 200
+
+
+def test_a_line_break_in_a_name_or_title_cannot_break_the_e_mail(app, world, client, login,  # noqa: F811
+                                                                  make_user, make_item,
+                                                                  smtp_server):
+    url, inbox = smtp_server
+    app.config.update(SMTP_URL=url)
+    make_item("two-lines", title="Two\nlines\r\nBcc: someone@evil.example")
+    _, email = make_user("rep", name="Ana\nBcc: x@evil.example")
+    login(email)
+    _, token = form_for(client, "item=two-lines")
+    response = post_share(client, token, offered=["two-lines"], items=["two-lines"],
+                          send_email="y")
+    assert response.status_code == 302
+    [letter] = inbox.messages
+    assert letter["Bcc"] is None
+    assert letter["Subject"] == "Ana Bcc: x@evil.example shared “Two lines Bcc: someone@evil.example” with you"

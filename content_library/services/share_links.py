@@ -380,11 +380,17 @@ def first_open_message(link: ShareLink) -> str:
     return f"Opened for the first time: {describe(link)}."[:500]
 
 
+def one_line(text: str, most: int = 200) -> str:
+    """Text fit for an e-mail header: a title or a name typed with a line break would make
+    the header invalid (and a header is where an injected line would do harm)."""
+    return " ".join((text or "").split())[:most]
+
+
 def first_open_letter(link: ShareLink, activity_url: str) -> Letter:
     rep = link.created_by
     return Letter(
         to=rep.email,
-        subject=f"{link.recipient_email} opened your link",
+        subject=one_line(f"{link.recipient_email} opened your link"),
         text=(f"Hello {rep.name},\n\n"
               f"Someone just opened {describe(link)} for the first time.\n\n"
               f"See what they view and download:\n{activity_url}\n"))
@@ -400,5 +406,5 @@ def share_letter(link: ShareLink, url: str) -> Letter:
     lines += ["Shared with you:", *(f"  • {t}" for t in titles), "",
               f"Open them here (no log-in needed):\n{url}", "",
               f"The link works until {link.expires_at:%d %B %Y}.", "", rep.name]
-    return Letter(to=link.recipient_email, subject=subject[:200], text="\n".join(lines),
+    return Letter(to=link.recipient_email, subject=one_line(subject), text="\n".join(lines),
                   reply_to=rep.email)

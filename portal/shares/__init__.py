@@ -45,7 +45,8 @@ def send(letter: mail.Letter, sender_name: str = "") -> bool:
     """Send through the configured server; False when there is none or it failed."""
     config = current_app.config
     try:
-        return mail.send(config.get("SMTP_URL"), config["MAIL_FROM"], letter, sender_name)
+        return mail.send(config.get("SMTP_URL"), config["MAIL_FROM"], letter,
+                         share_links.one_line(sender_name))
     except mail.BadSmtpUrl:
         current_app.logger.warning("PORTAL_SMTP_URL is not a usable SMTP URL: nothing sent")
         return False
