@@ -330,4 +330,5 @@ def test_a_line_break_in_a_name_or_title_cannot_break_the_e_mail(app, world, cli
     assert response.status_code == 302
     [letter] = inbox.messages
     assert letter["Bcc"] is None
-    assert letter["Subject"] == "Ana Bcc: x@evil.example shared “Two lines Bcc: someone@evil.example” with you"
+    assert letter["Subject"] == ("Ana Bcc: x@evil.example shared "
+                                 "“Two lines Bcc: someone@evil.example” with you")
