@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .analytics.routes import bp as analytics_bp
     from .api import analytics as _api_analytics  # noqa: F401 (its routes join the api blueprint)
+    from .api import shares as _api_shares  # noqa: F401 (its routes join the api blueprint)
     from .api.reference import bp as api_reference_bp
     from .api.routes import bp as api_bp
     from .business_cases.routes import bp as business_cases_bp
@@ -36,6 +37,9 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     init_deal_templates(app)
     init_business_case_templates(app)
+    from . import shares
+
+    shares.init_app(app)
 
     @app.context_processor
     def _layout():

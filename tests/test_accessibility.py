@@ -15,8 +15,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from content_library.models import ContentItem, ContentRequest, Stage, User
+from content_library.models import ContentItem, ContentRequest, Deal, Stage, User
 from content_library.services import items as item_service
+from content_library.services import share_links
 from portal.extensions import db
 from tests.browser_support import chromium, live_server
 from tests.test_browser import demo_app, demo_login  # noqa: F401  (demo_app is a fixture)
@@ -39,6 +40,7 @@ SKIPPED = {
     "business_cases.fill": "needs a template item: in extra_pages() with the business case",
     "business_cases.template_fields": "needs a template item: in extra_pages() with the "
                                       "business case",
+    "buyer.download": "an item's file through a share link, a download",
 }
 
 
@@ -58,12 +60,30 @@ def demo_values(app) -> dict:
         rep = session.scalars(select(User).where(User.role == "rep")).first().id
         asked = session.scalars(select(ContentRequest.id).order_by(ContentRequest.id)).first()
         last_month = date.today().replace(day=1) - timedelta(days=1)
+        link, token = shared_link(session)
         return {
             "content": {"slug": argument.slug, "number": 1, "target": "archived"},
             "stages": {"slug": stage},
             "admin": {"user_id": rep, "kind": "stages", "slug": stage, "request_id": asked},
             "review": {"key": last_month.strftime("%Y-%m"), "kind": "html"},
+            # A link the demo rep shared: its buyer pages (opened by every role, and by nobody
+            # logged in) and the rep's page of it.
+            "s": {"token": token, "slug": link.items[0].slug},
+            "shares": {"share_id": link.id},
         }
+
+
+def shared_link(session):
+    """A link from the demo rep to a buyer: an external item with a file, another one, a note,
+    an open deal."""
+    rep = session.scalars(select(User).where(User.email == demo_login("rep")[0])).one()
+    external = session.scalars(select(ContentItem).where(
+        ContentItem.status == "published", ContentItem.audience == "external")
+        .order_by(ContentItem.file_id.is_(None), ContentItem.slug)).all()
+    deal = session.scalars(select(Deal).where(Deal.is_closed.is_(False)).order_by(Deal.id)).first()
+    return share_links.create(session, rep, share_links.ShareRequest(
+        content=(external[0].slug, external[-1].slug), recipient="cfo@contoso-health.example",
+        expires_in_days=14, deal=deal, note="Here is what we discussed on Tuesday."))
 
 
 def extra_pages(app) -> list[str]:
@@ -80,6 +100,7 @@ def extra_pages(app) -> list[str]:
         archived = first(ContentItem.status == "archived")
         argument = first(ContentItem.version > 1)
         template = first(ContentItem.slug == "business-case-template-revenue-project")
+        internal = first(ContentItem.status == "published", ContentItem.audience == "internal")
     return [
         f"/content/{template}/fill",  # the fill-in form (a champion's, a rep's with deals)
         f"/content/{template}/template-fields",  # the managers' field editor
@@ -89,6 +110,7 @@ def extra_pages(app) -> list[str]:
         "/search?q=business+case",  # results beside their facets
         "/search?q=zzqxv",  # no results: the ask-marketing form
         "/library?status=draft",
+        f"/shares/new?item={with_file}&item={internal}",  # items picked, one left out
         "/no-such-page",  # the error page
     ]
 

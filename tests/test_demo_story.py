@@ -14,6 +14,7 @@ from content_library.models import (
     Deal,
     DealStageEntry,
     SearchLog,
+    ShareLink,
     UsageEvent,
     User,
 )
@@ -42,7 +43,8 @@ def test_demo_load_tells_the_story_once(app, runner):
         session = db.session
         today = date.today()
         totals = {model.__name__: count(session, model)
-                  for model in (User, Deal, DealStageEntry, UsageEvent, SearchLog, ContentRequest)}
+                  for model in (User, Deal, DealStageEntry, UsageEvent, SearchLog, ContentRequest,
+                                ShareLink)}
         assert totals["User"] == len(DEMO_USERS) + len(DEMO_TEAM)
         assert 3_000 <= totals["UsageEvent"] <= 50_000
 
@@ -94,6 +96,13 @@ def test_demo_load_tells_the_story_once(app, runner):
         year = stage_conversion(session, Period(today - timedelta(days=364), today))
         assert all(stage.entered > 0 and stage.avg_days for stage in year if stage.slug != "closed")
 
+        # Ryan's link to a buyer, opened: "My share links" and its activity are not empty.
+        [link] = session.scalars(select(ShareLink))
+        assert link.created_by.email == DEMO_USERS[2].email and not link.deal.is_closed
+        assert link.open_count == 1 and link.expires_at > link.created_at
+        assert count(session, UsageEvent, UsageEvent.kind == "download",
+                     UsageEvent.user_id.is_(None)) == 2
+
         # The usage feeds search's boost.
         assert max(search_scores(session).values()) >= 0.5
 
@@ -102,7 +111,7 @@ def test_demo_load_tells_the_story_once(app, runner):
     with app.app_context():
         assert {model.__name__: count(db.session, model)
                 for model in (User, Deal, DealStageEntry, UsageEvent, SearchLog,
-                              ContentRequest)} == totals
+                              ContentRequest, ShareLink)} == totals
 
 
 def test_the_story_is_the_same_every_time_and_dated_from_today():

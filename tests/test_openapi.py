@@ -95,3 +95,23 @@ def test_the_reference_page_lists_every_endpoint_without_signing_in(client):
         for method in ops:
             assert f"{method.upper()} /api/v1{path}" in html
     assert "<script" not in html.split("</head>")[1]  # rendered on the server
+
+
+def test_a_new_share_and_its_revocation_match_the_document(filled, client, make_user, app):
+    _, rep = make_user("rep")
+    with app.app_context():
+        from content_library.services.users import issue_token
+        from portal.extensions import db
+
+        token = issue_token(db.session, rep)
+    headers = {"Authorization": f"Bearer {token}"}
+    spec = document()
+    made = client.post("/api/v1/shares", headers=headers, json={
+        "content": ["roi-calculator"], "deal": None, "recipient": "cfo@buyer.example",
+        "expires_in_days": 7})
+    assert made.status_code == 201, made.json
+    schema = spec["paths"]["/shares"]["post"]["responses"]["201"]["content"][
+        "application/json"]["schema"]
+    _validator(spec, schema).validate(made.json)
+    gone = client.delete(f"/api/v1/shares/{made.json['id']}", headers=headers)
+    assert str(gone.status_code) in spec["paths"]["/shares/{share_id}"]["delete"]["responses"]

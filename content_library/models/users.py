@@ -80,9 +80,11 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed log-in, counted per account and per address across every worker process;
-    also any other attempt that is rate-limited the same way (services/attempts.py), under a
-    key of its own kind ("generate:…")."""
+    """One attempt a throttle counts (content_library/services/throttle.py): a failed log-in,
+    per account and per address, opening a share link or generating a document, per address.
+    The key says which ("account:…", "address:…", "share-open:…", "share-miss:…",
+    "generate:…"); counted across every worker process. The table keeps its first name:
+    renaming it would need a migration for nothing."""
 
     __tablename__ = "login_failures"
 

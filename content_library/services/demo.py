@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -13,10 +13,22 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..demo import story
 from ..errors import Invalid
-from ..models import ContentItem, ContentRequest, Deal, SearchLog, Stage, UsageEvent, User, utcnow
+from ..models import (
+    ContentItem,
+    ContentRequest,
+    Deal,
+    SearchLog,
+    ShareLink,
+    Stage,
+    UsageEvent,
+    User,
+    utcnow,
+)
+from . import share_links, usage
 from .crm_exports import salesforce_id
 from .deals_import import import_deals
 from .exchange import ImportReport, import_library
+from .items import slugify
 from .search_words import parse_terms, save_synonyms, synonym_table
 from .users import NewUser, create_user, find_by_email
 
@@ -66,7 +78,9 @@ def load_demo(session: Session, upload_dir: Path
     for line in DEMO_SYNONYMS:
         if frozenset(parse_terms(line)) not in known:
             save_synonyms(session, line)
-    return created, report, load_story(session)
+    told = load_story(session)
+    share_demo_link(session)
+    return created, report, told
 
 
 @dataclass(frozen=True)
@@ -132,3 +146,39 @@ def _columns(row: dict, **ids) -> dict:
     """A story row as table columns: people and deals by their ids, not e-mails or CRM ids."""
     named = ("user", "deal", "answer")
     return {**{key: value for key, value in row.items() if key not in named}, **ids}
+
+
+# What Ryan shared with a buyer in the demo, and what the buyer did with it.
+DEMO_SHARED = (story.HELPING_ITEM, "roi-calculator-workbook")
+DEMO_SHARE_NOTE = ("As promised on our call: the business case template and the ROI workbook. "
+                   "Happy to go through the figures with you before the finance committee.")
+
+
+def share_demo_link(session: Session, now: datetime | None = None) -> ShareLink | None:
+    """Ryan's link to the CFO on one of his open demo deals, shared two days ago, opened, read
+    and downloaded from: "My share links", its activity page and the notifications show
+    something on a fresh demo. Added once; None when it is there already (or no demo deal)."""
+    rep = find_by_email(session, DEMO_USERS[2].email)
+    if rep is None or session.scalar(select(ShareLink.id).where(
+            ShareLink.created_by_id == rep.id).limit(1)) is not None:
+        return None
+    deal = session.scalar(select(Deal).where(
+        Deal.is_closed.is_(False), Deal.crm_id.like(story.CRM_ID_PREFIX + "%"))
+        .order_by(Deal.name, Deal.id).limit(1))
+    if deal is None:
+        return None
+    shared_at = (now or utcnow()) - timedelta(days=2)
+    link, _token = share_links.create(session, rep, share_links.ShareRequest(
+        content=DEMO_SHARED, recipient=f"cfo@{slugify(deal.account) or 'buyer'}.example",
+        expires_in_days=30, deal=deal, note=DEMO_SHARE_NOTE), now=shared_at)
+    # The buyer: opened it three hours later, read the template, downloaded both files.
+    opened = shared_at + timedelta(hours=3)
+    items = share_links.visible_items(link)
+    # The path of the rep's page of the link, as the web app names it.
+    share_links.note_open(session, link, f"/shares/{link.id}", now=opened)
+    usage.keep(session, [
+        *share_links.buyer_events(link, "share_open", items, opened),
+        *share_links.buyer_events(link, "view", items[:1], opened + timedelta(minutes=2)),
+        *share_links.buyer_events(link, "download", items, opened + timedelta(minutes=6)),
+    ])
+    return link

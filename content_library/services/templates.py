@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from ..database import begin_write
 from ..errors import Invalid, NotFound
 from ..filling import CannotFill, Value, fill_docx, fill_xlsx
 from ..models import FIELD_KIND_NAMES, FIELD_KINDS, ContentItem, TemplateField
-from .attempts import record_attempt
+from . import throttle
 from .files import stored_path, without_control_characters
 
 TEMPLATE_KINDS = ("docx", "xlsx")
@@ -40,7 +40,7 @@ COMPANY_FIELDS = ("company_name", "company", "customer_name", "client_name", "ac
 # Generating a document is real work: per client (each key: an account, an address, a share)
 # at most this many within the window.
 GENERATE_LIMIT = 20
-GENERATE_WINDOW = timedelta(minutes=10)
+GENERATE_WINDOW = throttle.WINDOW  # every throttle counts over the same window
 
 MIME = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -453,9 +453,9 @@ def document_name(item: ContentItem, company: str, kind: str) -> str:
 
 def count_generation(session: Session, client: Sequence[str]) -> None:
     """Count one generation against each of the client's keys ("user:7", "address:…",
-    "share:3"); raises attempts.Throttled past GENERATE_LIMIT within GENERATE_WINDOW."""
-    record_attempt(session, [f"generate:{key}" for key in client], window=GENERATE_WINDOW,
-                   limit=GENERATE_LIMIT, message="You have made many documents in a short time")
+    "share:3"); raises throttle.Throttled past GENERATE_LIMIT within GENERATE_WINDOW."""
+    throttle.take_turn(session, [throttle.Limit(f"generate:{key}", GENERATE_LIMIT)
+                                 for key in client], what="documents in a short time")
 
 
 def generate(session: Session, item: ContentItem, values: Mapping[str, object], company: str,
@@ -463,7 +463,7 @@ def generate(session: Session, item: ContentItem, values: Mapping[str, object], 
     """Check the values, count the generation against the client, and fill the template.
 
     Raises NotFound for an item that is not a template (or whose file is gone), Invalid with a
-    sentence per field, attempts.Throttled past the limit, and Invalid({"": …}) when the
+    sentence per field, throttle.Throttled past the limit, and Invalid({"": …}) when the
     template file itself cannot be filled."""
     kind = template_format(item)
     if kind is None:

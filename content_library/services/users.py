@@ -17,10 +17,11 @@ from ..database import SQLITE_BUSY_MS, begin_write
 from ..errors import Invalid, NotFound
 from ..models import ROLES, ApiToken, LoginFailure, User, utcnow
 from ..passwords import check_strength, hash_password, needs_rehash, verify_password
-from .attempts import Throttled, record_attempt  # noqa: F401  (Throttled: what log-in callers catch)
+from . import throttle
+from .throttle import Throttled  # noqa: F401 (what the log-in page catches)
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_WINDOW = throttle.WINDOW
 THROTTLE_LIMIT = 10  # failures per account, and per address, within the window
 TOKEN_DAYS = 90  # an API token's default lifetime
 LAST_USED_EVERY = timedelta(minutes=1)  # how stale a token's "last used" may get
@@ -98,8 +99,8 @@ def _record_attempt(session: Session, keys: list[str]) -> list[LoginFailure]:
     """Count this attempt as a failure *before* its password is checked, in one atomic step
     with the limit check: a burst of simultaneous guesses gets at most THROTTLE_LIMIT checks.
     A successful log-in takes its record back. Raises Throttled when a key is at the limit."""
-    return record_attempt(session, keys, window=THROTTLE_WINDOW, limit=THROTTLE_LIMIT,
-                          message="Too many failed log-ins")
+    return throttle.take_turn(session, [throttle.Limit(key, THROTTLE_LIMIT) for key in keys],
+                              what="failed log-ins")
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:

@@ -216,6 +216,8 @@ SCHEMAS: dict[str, dict] = {
             "deal": {"type": ["string", "null"], "description": "the deal's CRM id"},
             "recipient": {"type": "string", "format": "email"},
             "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 90},
+            "note": {"type": "string", "description": "a short note shown to the buyer"},
+            "allow_downloads": {"type": "boolean", "description": "default true"},
         },
     },
     "Share": {
@@ -291,6 +293,20 @@ PATHS: dict[str, dict] = {
         "responses": {"201": _json(_ref("UsageRecorded"), "Stored"),
                       **COMMON_ERRORS, **BAD_INPUT, **NOT_FOUND,
                       "503": _error("Not stored (the database was busy): send it again.")},
+    }},
+    "/shares": {"post": {
+        "summary": "Share published external items with a buyer by a link",
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": _ref("NewShare")}}},
+        "responses": {"201": _json(_ref("Share"), "The new link"),
+                      **COMMON_ERRORS, **BAD_INPUT, **NOT_FOUND},
+    }},
+    "/shares/{share_id}": {"delete": {
+        "summary": "Revoke a share link at once",
+        "parameters": [{"name": "share_id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1}}],
+        "responses": {"204": {"description": "Revoked: its URL answers 404 from now on"},
+                      **COMMON_ERRORS, **NOT_FOUND},
     }},
     "/analytics/content": _get(
         "Usage per item in the period (managers and admins)",

@@ -13,8 +13,8 @@ from content_library.errors import Invalid, NotFound
 from content_library.rendering import markdown_to_html
 from content_library.services import catalog, templates, usage
 from content_library.services import taxonomy as taxonomy_service
-from content_library.services.attempts import Throttled
 from content_library.services.items import snapshot
+from content_library.services.throttle import Throttled
 from search_index import FACETS
 
 from .. import usage as usage_pages

@@ -10,7 +10,7 @@ from content_library import visibility
 from content_library.errors import Invalid, NotFound
 from content_library.models import FIELD_KIND_NAMES, FIELD_KINDS, Deal
 from content_library.services import deal_links, templates
-from content_library.services.attempts import Throttled
+from content_library.services.throttle import Throttled
 
 from .. import usage as usage_pages
 from ..access import readable_item, requires, user

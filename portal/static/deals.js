@@ -5,14 +5,17 @@
   var timers = {};
 
   function fill(select, status, deals) {
-    select.innerHTML = "";
+    // An option without a value ("No deal") is a choice of its own: it stays.
+    Array.prototype.slice.call(select.options).forEach(function (option) {
+      if (option.value !== "") select.removeChild(option);
+    });
     deals.forEach(function (deal) {
       var option = document.createElement("option");
       option.value = deal.id;
       option.textContent = deal.label;
       select.appendChild(option);
     });
-    select.disabled = deals.length === 0;
+    select.disabled = select.options.length === 0;
     status.textContent = deals.length === 0 ? "No open deal matches." :
       deals.length + " open deal" + (deals.length === 1 ? "" : "s") + " in the list.";
   }

@@ -47,6 +47,14 @@ def record(kind: str, item: ContentItem | None = None, *, stage: str | None = No
         log.warning("usage event %s not recorded", kind, exc_info=True)
 
 
+def record_events(*events: usage.Event) -> None:
+    """Record events built elsewhere (a buyer's, through a share link). Never raises."""
+    try:
+        _store(*events)
+    except Exception:
+        log.warning("usage events not recorded", exc_info=True)
+
+
 def record_search(found) -> None:
     """A search page or API answer (a SearchPage): its words, filters and result count,
     once per search (its first page)."""
