@@ -74,16 +74,17 @@ def demo_values(app) -> dict:
 
 
 def shared_link(session):
-    """A link from the demo rep to a buyer: an external item with a file, another one, a note,
-    an open deal."""
+    """A link from the demo rep to a buyer: the business-case template (a file, and a fill-in
+    form), another external item, a note, an open deal."""
     rep = session.scalars(select(User).where(User.email == demo_login("rep")[0])).one()
     external = session.scalars(select(ContentItem).where(
         ContentItem.status == "published", ContentItem.audience == "external")
         .order_by(ContentItem.file_id.is_(None), ContentItem.slug)).all()
     deal = session.scalars(select(Deal).where(Deal.is_closed.is_(False)).order_by(Deal.id)).first()
     return share_links.create(session, rep, share_links.ShareRequest(
-        content=(external[0].slug, external[-1].slug), recipient="cfo@contoso-health.example",
-        expires_in_days=14, deal=deal, note="Here is what we discussed on Tuesday."))
+        content=("business-case-template-revenue-project", external[-1].slug),
+        recipient="cfo@contoso-health.example", expires_in_days=14, deal=deal,
+        note="Here is what we discussed on Tuesday."))
 
 
 def extra_pages(app) -> list[str]:

@@ -53,7 +53,7 @@ UNDO_WINDOW = timedelta(minutes=10)
 # their own, far lower, limit: guessing tokens stops after a few tries.
 OPEN_LIMIT = 300
 MISS_LIMIT = 20
-BUYER_KINDS = ("share_open", "view", "download")
+BUYER_KINDS = ("share_open", "view", "download", "template_generated")
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,8 @@ class Activity:
     items: tuple[str, ...]
 
 
-_ACTIVITY_KINDS = {"share_open": "open", "view": "view", "download": "download"}
+_ACTIVITY_KINDS = {"share_open": "open", "view": "view", "download": "download",
+                   "template_generated": "filled"}
 
 
 def activity(session: Session, link: ShareLink, limit: int = 500) -> list[Activity]:
@@ -356,7 +357,7 @@ def note_open(session: Session, link: ShareLink, activity_path: str,
 
 
 def buyer_events(link: ShareLink, kind: str, items: Sequence[ContentItem],
-                 now: datetime | None = None) -> list[usage.Event]:
+                 now: datetime | None = None, **details) -> list[usage.Event]:
     """The usage events of the buyer's open, view or download: no user, the link's deal (and
     its stage), details {"share": id}; one moment for all, so an open reads as one."""
     if kind not in BUYER_KINDS:
@@ -364,7 +365,7 @@ def buyer_events(link: ShareLink, kind: str, items: Sequence[ContentItem],
     now = now or utcnow()
     deal = link.deal
     return [replace(usage.event(kind, item=item, deal=deal, stage=deal.stage if deal else None,
-                                share=link.id), occurred_at=now)
+                                share=link.id, **details), occurred_at=now)
             for item in items]
 
 

@@ -16,7 +16,7 @@ from flask_login import current_user
 from content_library.errors import NotFound
 from content_library.models import BUYER_ARGUMENT_PARTS, ShareLink
 from content_library.rendering import markdown_to_html
-from content_library.services import share_links
+from content_library.services import share_links, templates
 from content_library.services.files import stored_path
 from content_library.services.throttle import Throttled
 
@@ -71,9 +71,9 @@ def _rep_previewing(link: ShareLink) -> bool:
     return current_user.is_authenticated and current_user.id == link.created_by_id
 
 
-def _record(link: ShareLink, kind: str, items) -> None:
+def _record(link: ShareLink, kind: str, items, **details) -> None:
     if not _rep_previewing(link):
-        usage_pages.record_events(*share_links.buyer_events(link, kind, items))
+        usage_pages.record_events(*share_links.buyer_events(link, kind, items, **details))
 
 
 @bp.get("/<token>")
@@ -99,7 +99,8 @@ def item(token: str, slug: str):
     found = share_links.shared_item(link, slug)
     page = render_template("shares/item.html", link=link, item=found, token=token,
                            body_html=markdown_to_html(found.body), parts=BUYER_ARGUMENT_PARTS,
-                           preview=_rep_previewing(link))
+                           preview=_rep_previewing(link),
+                           fillable=bool(found.file and templates.fields(db.session, found)))
     _record(link, "view", [found])
     return page
 
@@ -114,3 +115,33 @@ def download(token: str, slug: str):
     response = attachment(path, found.file.mime, found.file_name or "file")
     _record(link, "download", [found])
     return response
+
+
+@bp.route("/<token>/items/<slug>/fill", methods=["GET", "POST"])
+def fill(token: str, slug: str):
+    """The champion fills in a shared business-case template and downloads it, named after
+    their company (the link's, else the one they type); the document counts for the link's
+    deal. A link with downloads switched off offers no document, filled or not."""
+    from ..business_cases.forms import fill_form
+    from ..business_cases.routes import client_keys, filled_from_form, send_document
+
+    link = _open(token)
+    found = share_links.shared_file(link, slug)
+    template_fields = templates.fields(db.session, found)
+    if not template_fields:
+        raise NotFound(slug)
+    ask_company = not link.company
+    form = fill_form(template_fields, ask_company=ask_company,
+                     **({} if request.method == "POST" else {"formdata": None}))
+    status, headers = 200, {}
+    if request.method == "POST":
+        company = (form.company.data or "") if ask_company else link.company
+        document, status, headers = filled_from_form(
+            found, form, template_fields, company=company,
+            client=client_keys(f"share:{link.id}"))
+        if document is not None:
+            _record(link, "template_generated", [found], format=document.format)
+            return send_document(document)
+    return render_template("shares/fill.html", link=link, item=found, token=token, form=form,
+                           company=link.company, format=templates.template_format(found),
+                           preview=_rep_previewing(link)), status, headers
