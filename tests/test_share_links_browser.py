@@ -1,11 +1,14 @@
 """A rep shares two items from search results in a real browser; a buyer with no log-in opens
-the link, reads an item and downloads its file; the rep sees both on the link's page."""
+the link, reads an item, downloads its file, fills in the business case and downloads it
+filled; the rep sees all of it on the link's page."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from docx import Document
 
 from tests.browser_support import chromium, live_server
 from tests.test_browser import demo_app, log_in_as  # noqa: F401  (demo_app is a fixture)
@@ -67,6 +70,26 @@ def test_a_rep_shares_two_results_and_sees_the_buyer_open_and_download(demo_app)
         download = caught.value
         assert download.suggested_filename == "business-case-template.docx"
         assert download.path().read_bytes()[:2] == b"PK"  # a Word document is a zip
+
+        # The champion fills in the business case: a wrong date is refused beside its field,
+        # with what was typed kept; then the filled document downloads.
+        buyer.get_by_role("link", name="Fill in this business case").click()
+        buyer.get_by_role("heading", name="Fill in this business case").wait_for()
+        if buyer.get_by_label("Company").count():
+            buyer.get_by_label("Company").fill("Contoso Health")
+        buyer.get_by_label("Project name").fill("Forecasting you can sign off")
+        buyer.get_by_label("Annual revenue").fill("250,000,000")
+        buyer.get_by_label("Expected savings").fill("not a number")
+        buyer.get_by_role("button", name="Download the filled-in Word document").click()
+        buyer.locator(".error, .field-error").first.wait_for()
+        assert buyer.get_by_label("Project name").input_value() == "Forecasting you can sign off"
+        buyer.get_by_label("Expected savings").fill("1,200,000")
+        with buyer.expect_download() as caught:
+            buyer.get_by_role("button", name="Download the filled-in Word document").click()
+        filled = caught.value
+        assert filled.suggested_filename.endswith(" - Business case.docx")
+        text = "\n".join(p.text for p in Document(io.BytesIO(filled.path().read_bytes())).paragraphs)
+        assert "Forecasting you can sign off" in text
         buyer_context.close()
 
         rep.goto(activity_page)
@@ -76,6 +99,8 @@ def test_a_rep_shares_two_results_and_sees_the_buyer_open_and_download(demo_app)
         assert "Opened the link" in text
         assert "Viewed “Business case template for a revenue operations project”" in text
         assert "Downloaded “Business case template for a revenue operations project”" in text
+        assert ("Filled in and downloaded “Business case template for a revenue operations "
+                "project”") in text
         assert deal_name in rep.locator(".share-facts").inner_text()
         # The first open left a notification, counted in the header until read.
         assert rep.locator(".notifications-link .count-badge").count() == 1
