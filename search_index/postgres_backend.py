@@ -9,9 +9,11 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   with ``&&``, alternatives with ``||``; PostgreSQL's canonical text of that tsquery
   is then bound to the searches. No SQL and no tsquery syntax is ever built from input.
 - **Visibility inside SQL**: only ``status = 'published'``; an ``external`` audience for
-  anyone who is not staff. Totals, facet counts, hits, "did you mean" and suggestions
-  all carry that condition, and the spelling lexicon holds only published words,
-  split by audience.
+  anyone who is not staff; for a viewer allowed only some items (a champion), only those
+  slugs. Totals, facet counts, hits, "did you mean" and suggestions all carry that
+  condition, and the spelling lexicon holds only published words, split by audience. A
+  viewer allowed only some items is offered completed titles, never corrected or
+  completed words: the lexicon holds the rep-only parts of arguments too.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
 - **Some of the words**: when no more than a page matches every unit, the total and facets
@@ -119,13 +121,33 @@ _BOOST = sql.SQL(
 ).format(
     fw=sql.Literal(FRESHNESS_WEIGHT), uw=sql.Literal(USAGE_WEIGHT), days=sql.Literal(FRESHNESS_DAYS)
 )
-_VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s)")
+_VISIBLE = sql.SQL(
+    "status = 'published' AND (audience = 'external' OR %(staff)s)"
+    " AND (%(only)s::text[] IS NULL OR slug = ANY(%(only)s::text[]))"
+)
 
 
 def is_staff(viewer: Viewer) -> bool:
     """Staff see every published item; everyone else only published external ones.
     Only a plain True opens internal items: anything else fails closed."""
     return viewer.sees_internal is True
+
+
+class _Sight(NamedTuple):
+    """What a viewer may see, as the SQL's parameters: ``staff`` and ``only``."""
+
+    staff: bool
+    only: list[str] | None  # None: every item the class may see; else these slugs only
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"staff": self.staff, "only": self.only}
+
+
+def sight_of(viewer: Viewer) -> _Sight:
+    allowed = viewer.allowed_slugs
+    only = None if allowed is None else sorted(_plain(s) for s in allowed if isinstance(s, str))
+    return _Sight(is_staff(viewer), only)
 
 
 def _empty_result() -> SearchResult:
@@ -635,16 +657,16 @@ class PostgresBackend(SearchBackend):
     def search(self, query: SearchQuery, viewer: Viewer) -> SearchResult:
         wanted = query.clamped()
         parsed = parse(wanted.text)
-        staff = is_staff(viewer)
-        return self._read(lambda cur: self._search(cur, wanted, parsed, staff), _empty_result())
+        sight = sight_of(viewer)
+        return self._read(lambda cur: self._search(cur, wanted, parsed, sight), _empty_result())
 
     def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
         limit = min(max(int(limit), 1), MAX_SUGGESTIONS)
         text = " ".join(clean(prefix)[:100].split())
         if not text:
             return []
-        staff = is_staff(viewer)
-        return self._read(lambda cur: self._suggest(cur, text, staff, limit), [])
+        sight = sight_of(viewer)
+        return self._read(lambda cur: self._suggest(cur, text, sight, limit), [])
 
     def find_any_status(
         self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
@@ -676,12 +698,12 @@ class PostgresBackend(SearchBackend):
     # Search -----------------------------------------------------------------
 
     def _search(
-        self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, staff: bool
+        self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, sight: _Sight
     ) -> SearchResult:
         labelled = labelled_plan(parsed, query.synonyms)
         units = tuple(labelled)
         conditions, params = _selection(dict(query.filters))
-        params.update(staff=staff, q=None)
+        params.update(sight.params, q=None)
         start = (query.page - 1) * query.per_page
         params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
         if not units:
@@ -717,7 +739,7 @@ class PostgresBackend(SearchBackend):
             for slug, title, summary, score in self._page(cur, True, conditions, params):
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
-        if all_words < FEW_RESULTS:
+        if all_words < FEW_RESULTS and sight.only is None:
             suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words)
         match = "some" if total > all_words else "all"
         return SearchResult(
@@ -816,7 +838,7 @@ class PostgresBackend(SearchBackend):
             "WITH levels AS MATERIALIZED"
             " (SELECT slug, count(*)::int AS level FROM ({each}) AS found GROUP BY slug),"
             " shown AS MATERIALIZED (SELECT {t}.slug, title, summary, document, updated_at, usage_score,"
-            "  level FROM levels JOIN {t} ON {t}.slug = levels.slug WHERE {visible} AND {filters}),"
+            "  level FROM levels JOIN {t} USING (slug) WHERE {visible} AND {filters}),"
             # the lowest level the page needs: from the top, the first to reach its last row
             " reached AS (SELECT level, sum(count(*)) OVER (ORDER BY level DESC) AS rows"
             "  FROM shown GROUP BY level),"
@@ -933,12 +955,12 @@ class PostgresBackend(SearchBackend):
 
     # Completion ---------------------------------------------------------------
 
-    def _suggest(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
-        titles = self._complete_title(cur, text, staff, limit)
-        words = self._complete_word(cur, text, staff, limit)
+    def _suggest(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
+        titles = self._complete_title(cur, text, sight, limit)
+        words = self._complete_word(cur, text, sight.staff, limit) if sight.only is None else []
         return merge_suggestions(words, titles, limit)
 
-    def _complete_title(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+    def _complete_title(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
         """Visible titles with a word start from which the title begins with ``text``;
         those starting with it first, then the shorter."""
         prefix = text.lower()[:80]
@@ -951,7 +973,7 @@ class PostgresBackend(SearchBackend):
                 "SELECT title FROM {t} WHERE {v} AND title_words @@ %(q)s::tsquery"
                 " ORDER BY length(title), title LIMIT %(n)s"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "q": words + ":*", "n": MAX_TITLE_CANDIDATES},
+            {**sight.params, "q": words + ":*", "n": MAX_TITLE_CANDIDATES},
         )
         ranked = []
         for (title,) in cur.fetchall():
@@ -1006,7 +1028,7 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "lead": found.lead_in, "context": context,
+            {"staff": staff, "only": None, "lead": found.lead_in, "context": context,
              "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]
