@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     from .analytics.routes import bp as analytics_bp
     from .api import analytics as _api_analytics  # noqa: F401 (its routes join the api blueprint)
     from .api.routes import bp as api_bp
+    from .champions.routes import bp as champions_bp
     from .deals.routes import bp as deals_bp
     from .deals.routes import init_templates as init_deal_templates
     from .library.routes import bp as library_bp
@@ -29,7 +30,7 @@ def init_app(app: Flask) -> None:
     from .stages.routes import bp as stages_bp
 
     for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp, deals_bp,
-               requests_bp, analytics_bp, review_bp):
+               requests_bp, analytics_bp, review_bp, champions_bp):
         app.register_blueprint(bp)
     init_deal_templates(app)
 

@@ -19,8 +19,8 @@ from search_index import FACETS, IndexBusy, available_backends, create_backend, 
 from search_index.postgres_backend import PostgresBackend
 from search_index.query_text import FIELD_BOOSTS, build_query, parse, plan
 from search_index.whoosh_backend import WhooshBackend
-from tests.conftest import log_in
 from tests.champion_support import share
+from tests.conftest import log_in
 from tests.search_library import (
     ADMIN,
     LIBRARY,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.champion_support import share
+
 QUERY = "battle cards competitors"
 
 
@@ -48,8 +50,11 @@ def as_rep(make_user, login):
 
 
 @pytest.fixture
-def as_champion(make_user, login):
+def as_champion(app, make_user, login):
+    """A champion everything was shared with: the link opens only the external items."""
     _, email = make_user("champion")
+    share(app, ["acme-card", "globex-card", "forecast-accuracy", "internal-cards", "draft-cards"],
+          by=make_user("rep")[1], to=email)
     return login(email)
 
 

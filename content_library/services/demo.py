@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import tempfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -13,7 +15,19 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..demo import story
 from ..errors import Invalid
-from ..models import ContentItem, ContentRequest, Deal, SearchLog, Stage, UsageEvent, User, utcnow
+from ..models import (
+    ContentItem,
+    ContentRequest,
+    Deal,
+    SearchLog,
+    ShareLink,
+    Stage,
+    UsageEvent,
+    User,
+    share_link_items,
+    utcnow,
+)
+from ..visibility import live_share_condition
 from .crm_exports import salesforce_id
 from .deals_import import import_deals
 from .exchange import ImportReport, import_library
@@ -66,7 +80,9 @@ def load_demo(session: Session, upload_dir: Path
     for line in DEMO_SYNONYMS:
         if frozenset(parse_terms(line)) not in known:
             save_synonyms(session, line)
-    return created, report, load_story(session)
+    told = load_story(session)
+    load_deal_room(session)
+    return created, report, told
 
 
 @dataclass(frozen=True)
@@ -132,3 +148,57 @@ def _columns(row: dict, **ids) -> dict:
     """A story row as table columns: people and deals by their ids, not e-mails or CRM ids."""
     named = ("user", "deal", "answer")
     return {**{key: value for key, value in row.items() if key not in named}, **ids}
+
+
+# Chris Champion's deal room: Ryan shared two items with Contoso Health on their open deal.
+DEAL_ROOM_DEAL = {"source": "salesforce", "crm_id": "006Dm9CONTOSO01",
+                  "name": "Contoso Health - Revenue forecasting", "account": "Contoso Health",
+                  "amount": 84_000, "currency": "USD", "crm_stage": "Building a business case",
+                  "stage": "building-business-case", "forecast_category": "Best Case"}
+DEAL_ROOM_ITEMS = ("what-finance-gets-value-proposition", "case-study-brookfield-diagnostics")
+DEAL_ROOM_NOTE = ("Chris, as promised after Tuesday's call: what finance gets from the project, "
+                  "and how Brookfield Diagnostics forecasts now. The business case template "
+                  "below is the one to take to your CFO.")
+DEAL_ROOM_DAYS = 90
+
+
+def load_deal_room(session: Session, today: date | None = None) -> bool:
+    """The demo champion's deal room: an open Contoso Health deal and Ryan's share link with
+    two external items on it, made again only when no such link still works. Returns whether
+    anything was added."""
+    today = today or utcnow().date()
+    deal = session.scalar(select(Deal).where(Deal.source == DEAL_ROOM_DEAL["source"],
+                                             Deal.crm_id == DEAL_ROOM_DEAL["crm_id"]))
+    added = False
+    if deal is None:
+        deal = Deal(**DEAL_ROOM_DEAL, created_on=today - timedelta(days=20),
+                    close_date=today + timedelta(days=45), is_closed=False)
+        session.add(deal)
+        session.flush()
+        added = True
+    rep = find_by_email(session, DEMO_USERS[2].email)
+    champion = DEMO_USERS[3]
+    live = session.scalar(select(ShareLink.id).where(
+        ShareLink.deal_id == deal.id, ShareLink.created_by_id == rep.id,
+        live_share_condition()).limit(1))
+    if live is None:
+        items = list(session.scalars(select(ContentItem).where(
+            ContentItem.slug.in_(DEAL_ROOM_ITEMS), ContentItem.status == "published",
+            ContentItem.audience == "external")))
+        items.sort(key=lambda item: DEAL_ROOM_ITEMS.index(item.slug))
+        # Nobody is sent this link: its token is thrown away, only the hash is kept.
+        token = secrets.token_urlsafe(32)
+        link = ShareLink(
+            token_hash=hashlib.sha256(token.encode()).hexdigest(), created_by_id=rep.id,
+            deal_id=deal.id, recipient_email=champion.email, company=champion.company,
+            note=DEAL_ROOM_NOTE, created_at=utcnow() - timedelta(days=2),
+            expires_at=utcnow() + timedelta(days=DEAL_ROOM_DAYS))
+        session.add(link)
+        session.flush()
+        session.execute(insert(share_link_items), [
+            {"share_id": link.id, "item_id": item.id, "position": position}
+            for position, item in enumerate(items)])
+        added = True
+    session.commit()
+    return added
+

@@ -5,14 +5,22 @@
   var timers = {};
 
   function fill(select, status, deals) {
+    var none = select.getAttribute("data-no-deal");  // a first choice of no deal at all
     select.innerHTML = "";
+    if (none) {
+      var empty = document.createElement("option");
+      empty.value = "";
+      empty.textContent = none;
+      select.appendChild(empty);
+    }
     deals.forEach(function (deal) {
       var option = document.createElement("option");
       option.value = deal.id;
       option.textContent = deal.label;
+      option.setAttribute("data-account", deal.account || "");
       select.appendChild(option);
     });
-    select.disabled = deals.length === 0;
+    select.disabled = deals.length === 0 && !none;
     status.textContent = deals.length === 0 ? "No open deal matches." :
       deals.length + " open deal" + (deals.length === 1 ? "" : "s") + " in the list.";
   }
@@ -39,6 +47,21 @@
     if (field && event.key === "Enter" && window.fetch) {
       event.preventDefault();
       field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
+
+  // Inviting a champion: picking a deal fills in its account as their company, unless the
+  // rep typed a company of their own.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-fills-company]");
+    if (!select) return;
+    var company = document.getElementById(select.getAttribute("data-fills-company"));
+    var option = select.options[select.selectedIndex];
+    var account = option ? option.getAttribute("data-account") || "" : "";
+    if (!company || !account) return;
+    if (!company.value || company.value === company.getAttribute("data-filled")) {
+      company.value = account;
+      company.setAttribute("data-filled", account);
     }
   });
 })();
