@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from content_library.models import ContentItem, ContentRequest, Stage, User
+from content_library.services import champions
 from content_library.services import items as item_service
 from portal.extensions import db
 from tests.browser_support import chromium, live_server
@@ -53,11 +54,15 @@ def demo_values(app) -> dict:
         rep = session.scalars(select(User).where(User.role == "rep")).first().id
         asked = session.scalars(select(ContentRequest.id).order_by(ContentRequest.id)).first()
         last_month = date.today().replace(day=1) - timedelta(days=1)
+        inviter = session.scalars(select(User).where(User.role == "rep")).first()
+        _, invitation = champions.invite(session, inviter, champions.NewInvitation(
+            email="nia.new@contoso-health.example", name="Nia New", company="Contoso Health"))
         return {
             "content": {"slug": argument.slug, "number": 1, "target": "archived"},
             "stages": {"slug": stage},
             "admin": {"user_id": rep, "kind": "stages", "slug": stage, "request_id": asked},
             "review": {"key": last_month.strftime("%Y-%m"), "kind": "html"},
+            "invitations": {"token": invitation},
         }
 
 
@@ -82,6 +87,8 @@ def extra_pages(app) -> list[str]:
         "/search?q=zzqxv",  # no results: the ask-marketing form
         "/library?status=draft",
         "/no-such-page",  # the error page
+        "/invitations/" + "x" * 43,  # an invitation link that no longer works
+        "/invitations?deal_filter=contoso",  # the deal finder without script
     ]
 
 
