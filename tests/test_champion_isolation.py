@@ -39,6 +39,7 @@ from content_library.services.files import store_file
 from portal.extensions import db
 from tests.champion_support import share
 from tests.conftest import log_in, page_token
+from tests.search_library import BACKENDS, portal_config_for
 
 SECRET = "zanzibarquokka"
 ALPHA = "alphamarmoset"
@@ -86,13 +87,9 @@ def readable(caller: str) -> set[str]:
 # ---- the library ------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def app_config(request, app_config):
-    if request.param == "whoosh":
-        return app_config
-    url = request.getfixturevalue("scratch_database").set(drivername="postgresql+psycopg")
-    return {**app_config, "DATABASE_URL": url.render_as_string(hide_password=False),
-            "SEARCH_BACKEND": "postgres"}
+    return portal_config_for(request, app_config)
 
 
 def pdf_with(marker: str) -> bytes:

@@ -15,11 +15,11 @@ import pytest
 from content_library.records import Viewer
 from search_index import FACETS, SearchQuery
 from tests.search_library import (
+    BACKENDS,
     HIDDEN_WORDS,
     LIBRARY,
-    PostgresHarness,
-    WhooshHarness,
     everything_said,
+    harness_for,
     item,
     reference_facets,
     search,
@@ -39,10 +39,9 @@ def mine() -> list:
     return [i for i in LIBRARY if i.slug in ALLOWED]
 
 
-@pytest.fixture(scope="module", params=["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def harness(request, tmp_path_factory):
-    made = (WhooshHarness(tmp_path_factory) if request.param == "whoosh"
-            else PostgresHarness(request.getfixturevalue("scratch_dsn")))
+    made = harness_for(request, tmp_path_factory)
     yield made
     made.close()
 

@@ -6,17 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.champion_support import share
+from tests.search_library import BACKENDS, portal_config_for
 
 QUERY = "battle cards competitors"
 
 
-@pytest.fixture(params=["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def app_config(request, app_config):
-    if request.param == "whoosh":
-        return app_config
-    url = request.getfixturevalue("scratch_database").set(drivername="postgresql+psycopg")
-    return {**app_config, "DATABASE_URL": url.render_as_string(hide_password=False),
-            "SEARCH_BACKEND": "postgres"}
+    return portal_config_for(request, app_config)
 
 
 @pytest.fixture
