@@ -398,6 +398,12 @@ def test_a_champion_reads_their_items_without_the_staffs_signals(app, world, cal
     assert "Template fields" in template and "company_name" in template
 
 
+def test_lists_never_mark_an_item_stale_for_a_champion(app, world, callers):
+    for path in ("/shared", "/search", "/search?q=FORECAST"):
+        page = callers["alpha"].get(path).get_data(as_text=True)
+        assert "alpha-deck" in page and "Needs review" not in page, path
+
+
 def test_the_deal_room_shows_the_deal_by_name_and_nothing_else_of_it(app, world, callers):
     page = callers["alpha"].get("/shared").get_data(as_text=True)
     assert f"Alpha Health {ALPHA} rollout" in page and f"For the rollout {ALPHA}" in page

@@ -134,7 +134,9 @@ def search(session: Session, backend, user: User, text: str, filters: dict[str, 
                         synonyms=synonym_table(session))
     result, match, items = _checked_search(session, backend, user, query, as_typed)
     today = date.today()
-    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
+    buyer = not visibility.may(user, "see_internal_signals")  # no freshness marks for them
+    found = [Found(catalog.card(items[hit.slug], today, buyer=buyer), hit.highlight, hit.score,
+                   hit.missing)
              for hit in result.hits if hit.slug in items]
     if log and text.strip() and page == 1:
         # items with only some of the words are what the rep did not find: marketing's cue
