@@ -12,8 +12,8 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   anyone who is not staff; for a viewer allowed only some items (a champion), only those
   slugs. Totals, facet counts, hits, "did you mean" and suggestions all carry that
   condition, and the spelling lexicon holds only published words, split by audience. A
-  viewer allowed only some items is offered completed titles, never corrected or
-  completed words: the lexicon holds the rep-only parts of arguments too.
+  viewer allowed only some items has words corrected and completed from the titles and
+  summaries of those items only: the lexicon holds the rep-only parts of arguments too.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
 - **Some of the words**: when no more than a page matches every unit, the total and facets
@@ -80,7 +80,7 @@ from .query_text import (
     plan_terms,
     terms_of,
 )
-from .spelling import CorrectionBudget, correctable
+from .spelling import CorrectionBudget, buyer_lexicon, completions_from, correct_from, correctable
 
 __all__ = ["IndexBusy", "PostgresBackend"]
 
@@ -739,7 +739,7 @@ class PostgresBackend(SearchBackend):
             for slug, title, summary, score in self._page(cur, True, conditions, params):
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
-        if all_words < FEW_RESULTS and sight.only is None:
+        if all_words < FEW_RESULTS:
             suggestion = self._did_you_mean(cur, parsed, query.synonyms, conditions, params, all_words)
         match = "some" if total > all_words else "all"
         return SearchResult(
@@ -887,12 +887,17 @@ class PostgresBackend(SearchBackend):
         """Each unknown word corrected from the words of documents the viewer may see;
         offered when the correction finds more items with every word, or, when no item
         has every word typed, corrects every unknown word and finds items with some."""
-        staff = params["staff"]
+        sight = _Sight(params["staff"], params["only"])
+        lexicon = self._buyer_lexicon(cur, sight)
         widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
         words = [w for w in parsed.surface_words() if analyse_word(w) not in widened]
-        known = self._word_counts(cur, words, staff)
+        if lexicon is None:
+            known = self._word_counts(cur, words, sight.staff)
+        else:
+            known = {word: lexicon[word] for word in words if lexicon.get(word)}
         unknown = [word for word in words if not known.get(word)]
-        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], staff)
+        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], sight.staff,
+                                        lexicon)
         if not corrections:
             return None
         fixed = parsed.replaced(corrections)
@@ -906,6 +911,15 @@ class PostgresBackend(SearchBackend):
         if all_words == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
             return fixed.as_text()  # no item has all the words, though each is known
         return None
+
+    def _buyer_lexicon(self, cur: psycopg.Cursor, sight: _Sight) -> dict[str, int] | None:
+        """For a viewer allowed only some items, the words of those items' titles and
+        summaries (word -> documents); None for everyone else, who use the lexicon table."""
+        if sight.only is None:
+            return None
+        cur.execute(sql.SQL("SELECT title, summary FROM {t} WHERE {v}").format(
+            t=self._sql.table, v=_VISIBLE), sight.params)
+        return buyer_lexicon(cur.fetchall())
 
     def _audiences(self, staff: bool) -> list[str]:
         return ["external", "internal"] if staff else ["external"]
@@ -923,11 +937,16 @@ class PostgresBackend(SearchBackend):
         )
         return dict(cur.fetchall())
 
-    def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool) -> dict[str, str]:
+    def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool,
+                     lexicon: dict[str, int] | None = None) -> dict[str, str]:
         """Word -> the closest visible word (fewest edits, then most documents), for the
-        first few words and within one query's correction budget."""
+        first few words and within one query's correction budget; from ``lexicon`` when
+        given, else from the lexicon table."""
         budget = CorrectionBudget()
         words = [word for word in words if budget.take_word()]
+        if lexicon is not None:
+            found = {word: correct_from(word, lexicon, budget) for word in words}
+            return {word: better for word, better in found.items() if better}
         candidates = {word: list(budget.candidates(word)) for word in words}
         counts = self._word_counts(cur, sorted({c for found in candidates.values() for c in found}), staff)
         corrections = {}
@@ -957,7 +976,7 @@ class PostgresBackend(SearchBackend):
 
     def _suggest(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
         titles = self._complete_title(cur, text, sight, limit)
-        words = self._complete_word(cur, text, sight.staff, limit) if sight.only is None else []
+        words = self._complete_word(cur, text, sight, limit)
         return merge_suggestions(words, titles, limit)
 
     def _complete_title(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
@@ -988,12 +1007,25 @@ class PostgresBackend(SearchBackend):
                 result.append(title)
         return result[:limit]
 
-    def _complete_word(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+    def _complete_word(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
         """The whole typed text with its last word completed (see
         :mod:`search_index.completion`)."""
         found = typed(text)
         if found is None:
             return []
+        lexicon = self._buyer_lexicon(cur, sight)
+        if lexicon is not None:
+            frequency = completions_from(found.stub, lexicon, MAX_CANDIDATES)
+        else:
+            frequency = self._word_completions(cur, found, sight.staff)
+        if found.previous is None:
+            counted = [(docs, docs, word) for word, docs in frequency.items()]
+        else:
+            counted = self._phrase_counts(cur, found, frequency, sight)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _word_completions(self, cur: psycopg.Cursor, found: Typed, staff: bool) -> dict[str, int]:
+        """The lexicon table's most frequent words that complete what is being typed."""
         cur.execute(
             sql.SQL(
                 "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
@@ -1002,15 +1034,10 @@ class PostgresBackend(SearchBackend):
             ).format(w=self._sql.words),
             (_like_prefix(found.stub), found.stub, self._audiences(staff), MAX_CANDIDATES),
         )
-        frequency = dict(cur.fetchall())
-        if found.previous is None:
-            counted = [(docs, docs, word) for word, docs in frequency.items()]
-        else:
-            counted = self._phrase_counts(cur, found, frequency, staff)
-        return [found.head + word for word in best_completions(counted, limit)]
+        return dict(cur.fetchall())
 
     def _phrase_counts(
-        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], staff: bool
+        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], sight: _Sight
     ) -> list[tuple[int, int, str]]:
         """For each candidate, the visible documents holding every typed word where the
         candidate directly follows the last of them (stop words between counted as
@@ -1028,7 +1055,7 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "only": None, "lead": found.lead_in, "context": context,
+            {**sight.params, "lead": found.lead_in, "context": context,
              "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]

@@ -24,10 +24,11 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
 
 A viewer allowed only some items (a champion: ``Viewer.allowed_slugs``) is a
 :class:`~search_index.whoosh_snapshot.Only` group: the same steps over those
-items only (ranking statistics included). Corrections and completed words are
-not offered to such a viewer: the lexicon holds every part of an item's
-argument, the rep-only ones too, and a champion must not read those words.
-Completed titles are.
+items only (ranking statistics included). Their corrections and completed words
+come from the titles and summaries of those items only
+(:meth:`~search_index.whoosh_snapshot.Snapshot.buyer_words`): the words fields
+hold every part of an item's argument, the rep-only ones too, and a champion
+must not read those words.
 
 Whoosh's ``filtered_count``, ``groupedby``, query parser, top-N collector,
 spelling corrector and highlighter formatters are deliberately not used: each
@@ -79,7 +80,7 @@ from .query_text import (
     plan,
     plan_terms,
 )
-from .spelling import CorrectionBudget, correctable
+from .spelling import CorrectionBudget, completions_from, correct_from, correctable
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Group, Only, Snapshot
@@ -371,7 +372,7 @@ class WhooshBackend(SearchBackend):
             hits += self._hits(reader, ranked[max(start - all_words, 0) :], terms, missing)
 
         suggestion = None
-        if all_words < FEW_RESULTS and isinstance(group, str):
+        if all_words < FEW_RESULTS:
             suggestion = self._did_you_mean(snapshot, reader, parsed, query, group, selections, all_words)
         match = "some" if partial else "all"
         return SearchResult(
@@ -512,7 +513,10 @@ class WhooshBackend(SearchBackend):
 
     @staticmethod
     def _word_count(snapshot: Snapshot, reader, group: Group, word: str) -> int:
-        """How many documents this class may see contain ``word`` (unstemmed)."""
+        """How many documents this viewer may see contain ``word`` (unstemmed); for an
+        :class:`Only` viewer, in a title or summary."""
+        if isinstance(group, Only):
+            return snapshot.buyer_words(reader, group).get(word, 0)
         docs = 0
         for field in _word_fields(group):
             docs |= snapshot.term_docs(reader, field, word)
@@ -522,6 +526,8 @@ class WhooshBackend(SearchBackend):
         self, snapshot: Snapshot, reader, group: Group, word: str, budget: CorrectionBudget
     ) -> str | None:
         """The closest word (then the most frequent) in documents this class may see."""
+        if isinstance(group, Only):
+            return correct_from(word, snapshot.buyer_words(reader, group), budget)
         fields = _word_fields(group)
         lexicons = [snapshot.words(reader, field) for field in fields]
         candidates: dict[str, int] = {}
@@ -546,7 +552,7 @@ class WhooshBackend(SearchBackend):
 
     def _suggest(self, snapshot: Snapshot, reader, text: str, group: Group, limit: int) -> list[str]:
         titles = snapshot.complete_title(reader, group, text, limit)
-        words = self._complete_word(snapshot, reader, text, group, limit) if isinstance(group, str) else []
+        words = self._complete_word(snapshot, reader, text, group, limit)
         return merge_suggestions(words, titles, limit)
 
     def _complete_word(self, snapshot: Snapshot, reader, text: str, group: Group, limit: int) -> list[str]:
@@ -556,6 +562,8 @@ class WhooshBackend(SearchBackend):
         if found is None:
             return []
         frequency: dict[str, int] = {}
+        if isinstance(group, Only):
+            frequency = completions_from(found.stub, snapshot.buyer_words(reader, group), 500)
         for field in _word_fields(group):
             for scanned, btext in enumerate(reader.expand_prefix(field, found.stub)):
                 if scanned >= 500:

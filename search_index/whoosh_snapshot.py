@@ -40,6 +40,7 @@ from whoosh.reading import IndexReader
 
 from . import docsets
 from .base import FACETS
+from .spelling import buyer_lexicon
 from .whoosh_schema import (
     EXTERNAL,
     FACET_FIELDS,
@@ -269,6 +270,17 @@ class Snapshot:
             while len(self._restricted) > _KEPT_RESTRICTED:
                 self._restricted.popitem(last=False)
         return value
+
+    def buyer_words(self, reader: IndexReader, group: Only) -> dict[str, int]:
+        """The words of the titles and summaries an :class:`Only` viewer may see, each with
+        the documents holding it: what is corrected and completed for them."""
+
+        def build() -> dict[str, int]:
+            visible = self.visible_to(group)
+            stored = (reader.stored_fields(docnum) for docnum in docsets.members(visible, self.size))
+            return buyer_lexicon((fields.get("title", ""), fields.get("summary", "")) for fields in stored)
+
+        return self._remember(("words", group), build)
 
     def docnum_by_slug(self) -> dict[str, int]:
         """Each live document's number, by slug."""

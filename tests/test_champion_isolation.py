@@ -315,7 +315,8 @@ def test_no_route_shows_a_caller_anything_they_may_not_see(app, world, callers):
 
 QUERIES = ("", "FORECAST", "FORECAST SUMMARY", SECRET.upper(), ALPHA.upper(), BRAVO.upper(),
            REP_ONLY.upper(), TEMPLATE.upper(), SECRET.upper()[:-1], ALPHA.upper()[:-1] + "T",
-           BRAVO.upper()[1:], TEMPLATE.upper()[:-2] + "X", f'"FORECAST {SECRET.upper()}"',
+           BRAVO.upper()[1:], TEMPLATE.upper()[:-2] + "X", REP_ONLY.upper()[:-1] + "Y",
+           f'"FORECAST {SECRET.upper()}"',
            "AUDIENCE:INTERNAL", "STATUS:DRAFT")
 PREFIXES = ("FO", "FORE", "FORECAST S", "FORECAST SECRET", "ZANZ", SECRET.upper()[:8],
             ALPHA.upper()[:7], BRAVO.upper()[:7], REP_ONLY.upper()[:6], TEMPLATE.upper()[:6],

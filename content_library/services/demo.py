@@ -177,28 +177,37 @@ def load_deal_room(session: Session, today: date | None = None) -> bool:
         session.flush()
         added = True
     rep = find_by_email(session, DEMO_USERS[2].email)
-    champion = DEMO_USERS[3]
     live = session.scalar(select(ShareLink.id).where(
         ShareLink.deal_id == deal.id, ShareLink.created_by_id == rep.id,
         live_share_condition()).limit(1))
     if live is None:
-        items = list(session.scalars(select(ContentItem).where(
-            ContentItem.slug.in_(DEAL_ROOM_ITEMS), ContentItem.status == "published",
-            ContentItem.audience == "external")))
-        items.sort(key=lambda item: DEAL_ROOM_ITEMS.index(item.slug))
-        # Nobody is sent this link: its token is thrown away, only the hash is kept.
-        token = secrets.token_urlsafe(32)
-        link = ShareLink(
-            token_hash=hashlib.sha256(token.encode()).hexdigest(), created_by_id=rep.id,
-            deal_id=deal.id, recipient_email=champion.email, company=champion.company,
-            note=DEAL_ROOM_NOTE, created_at=utcnow() - timedelta(days=2),
-            expires_at=utcnow() + timedelta(days=DEAL_ROOM_DAYS))
-        session.add(link)
-        session.flush()
-        session.execute(insert(share_link_items), [
-            {"share_id": link.id, "item_id": item.id, "position": position}
-            for position, item in enumerate(items)])
+        share_with_demo_champion(session, DEAL_ROOM_ITEMS, deal=deal, note=DEAL_ROOM_NOTE)
         added = True
     session.commit()
     return added
 
+
+def share_with_demo_champion(session: Session, slugs, *, deal: Deal | None = None,
+                             note: str = "") -> ShareLink:
+    """A share link from Ryan to the demo champion's company of these items (the published
+    external ones among them), in the caller's transaction. Nobody is sent it: its token is
+    thrown away, only the hash is kept."""
+    slugs = list(slugs)
+    rep = find_by_email(session, DEMO_USERS[2].email)
+    champion = DEMO_USERS[3]
+    items = sorted(session.scalars(select(ContentItem).where(
+        ContentItem.slug.in_(slugs), ContentItem.status == "published",
+        ContentItem.audience == "external")), key=lambda item: slugs.index(item.slug))
+    link = ShareLink(
+        token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),
+        created_by_id=rep.id, deal_id=deal.id if deal else None,
+        recipient_email=champion.email, company=champion.company, note=note,
+        created_at=utcnow() - timedelta(days=2),
+        expires_at=utcnow() + timedelta(days=DEAL_ROOM_DAYS))
+    session.add(link)
+    session.flush()
+    if items:
+        session.execute(insert(share_link_items), [
+            {"share_id": link.id, "item_id": item.id, "position": position}
+            for position, item in enumerate(items)])
+    return link
