@@ -183,7 +183,12 @@ def world(app, taxonomy, make_user, tmp_path):
         champions.accept(session, invitation, "Used Once", "Kestrel-Meadow-91")
         session.scalar(select(User).where(User.email == "used@alpha.example")).active = False
         session.commit()
-    return {"revoked": revoked, "used": used}
+    yield {"revoked": revoked, "used": used}
+    with app.app_context():  # leave the scratch database's search tables as they were
+        backend().clear()
+        close = getattr(backend(), "close", None)
+        if close:
+            close()
 
 
 @pytest.fixture
