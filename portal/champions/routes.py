@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 from flask import (
@@ -31,6 +32,7 @@ from ..numbers import LARGEST_ID, whole_number
 from .forms import AcceptForm, InvitationForm
 
 bp = Blueprint("champions", __name__)
+log = logging.getLogger("portal.champions")
 
 # The invitation's token is in the page's address: never send it on as a referrer.
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
@@ -87,9 +89,13 @@ def invitations():
         return _invitations_page(form, 400)
     link = url_for("champions.accept", token=token, _external=True)
     config = current_app.config
-    sent = mail.send(config["SMTP_URL"], config["MAIL_FROM"],
-                     champions.invitation_letter(invitation, user(), link),
-                     sender_name=f"{user().name} (enablement portal)")
+    try:
+        sent = mail.send(config["SMTP_URL"], config["MAIL_FROM"],
+                         champions.invitation_letter(invitation, user(), link),
+                         sender_name=f"{user().name} (enablement portal)")
+    except mail.BadSmtpUrl as exc:  # a setting to fix; the link still works meanwhile
+        log.warning("invitation not e-mailed: %s", exc)
+        sent = False
     return render_template("champions/invitation_sent.html", invitation=invitation, sent=sent,
                            link=None if sent else link, mails=bool(config["SMTP_URL"]))
 
@@ -99,7 +105,11 @@ def invitations():
 def revoke(invitation_id: int):
     if ConfirmForm().validate_on_submit():
         invitation = champions.revoke(db.session, user(), invitation_id)
-        flash(f"The invitation to {invitation.email} no longer works.", "success")
+        if invitation.revoked_at is not None:
+            flash(f"The invitation to {invitation.email} no longer works.", "success")
+        else:
+            flash(f"The invitation to {invitation.email} was no longer waiting: it is "
+                  f"{champions.STATES[champions.state(invitation)].lower()}.", "info")
     return redirect(url_for("champions.invitations"))
 
 
