@@ -126,8 +126,10 @@ def measure(app, judgements: list[Judgement]) -> list[Measured]:
 def demo_portal(database_url: str | None = None, search_backend: str = "whoosh") -> Iterator:
     """A portal on a fresh database (a SQLite file, or a scratch database made on the
     PostgreSQL server of ``database_url`` and dropped after) with the demo library indexed."""
-    from content_library.models import Base
-    from content_library.services.demo import load_demo
+    from sqlalchemy import select
+
+    from content_library.models import Base, ContentItem
+    from content_library.services.demo import load_demo, share_with_demo_champion
     from content_library.services.index_feed import DatabaseFeed
     from portal import create_app
     from portal.extensions import db
@@ -142,6 +144,11 @@ def demo_portal(database_url: str | None = None, search_backend: str = "whoosh")
         with app.app_context():
             Base.metadata.create_all(db.engine)
             load_demo(db.session, Path(app.config["UPLOAD_DIR"]))
+            # The champion's queries are judged over every external item: shared them all.
+            external = db.session.scalars(select(ContentItem.slug).where(
+                ContentItem.audience == "external")).all()
+            share_with_demo_champion(db.session, external, note="Everything, for the bench")
+            db.session.commit()
             backend().rebuild(DatabaseFeed(db.session).everything())
         try:
             yield app

@@ -59,6 +59,9 @@ class Viewer:
     `content_library.visibility.viewer_for`, never by the search backends."""
 
     sees_internal: bool  # published internal items too, or only published external ones
+    # None: every item of that class. Otherwise only these slugs, of those the class may see:
+    # a champion reads only what was shared with them and the template library.
+    allowed_slugs: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     from .api.routes import bp as api_bp
     from .business_cases.routes import bp as business_cases_bp
     from .business_cases.routes import init_templates as init_business_case_templates
+    from .champions.routes import bp as champions_bp
     from .deals.routes import bp as deals_bp
     from .deals.routes import init_templates as init_deal_templates
     from .library.routes import bp as library_bp
@@ -33,7 +34,8 @@ def init_app(app: Flask) -> None:
     from .stages.routes import bp as stages_bp
 
     for bp in (stages_bp, library_bp, search_bp, admin_bp, api_bp, deals_bp,
-               requests_bp, analytics_bp, review_bp, api_reference_bp, business_cases_bp):
+               requests_bp, analytics_bp, review_bp, api_reference_bp, business_cases_bp,
+               champions_bp):
         app.register_blueprint(bp)
     init_deal_templates(app)
     init_business_case_templates(app)

@@ -9,9 +9,11 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   with ``&&``, alternatives with ``||``; PostgreSQL's canonical text of that tsquery
   is then bound to the searches. No SQL and no tsquery syntax is ever built from input.
 - **Visibility inside SQL**: only ``status = 'published'``; an ``external`` audience for
-  anyone who is not staff. Totals, facet counts, hits, "did you mean" and suggestions
-  all carry that condition, and the spelling lexicon holds only published words,
-  split by audience.
+  anyone who is not staff; for a viewer allowed only some items (a champion), only those
+  slugs. Totals, facet counts, hits, "did you mean" and suggestions all carry that
+  condition, and the spelling lexicon holds only published words, split by audience. A
+  viewer allowed only some items has words corrected and completed from the titles and
+  summaries of those items only: the lexicon holds the rep-only parts of arguments too.
 - **Facets**: one statement counts each facet over the matches with every *other*
   facet's selection applied (``&&`` overlap within a facet, AND across).
 - **Some of the words**: when no more than a page matches every unit, the total and facets
@@ -78,7 +80,7 @@ from .query_text import (
     plan_terms,
     terms_of,
 )
-from .spelling import CorrectionBudget, correctable
+from .spelling import CorrectionBudget, buyer_lexicon, completions_from, correct_from, correctable
 
 __all__ = ["IndexBusy", "PostgresBackend"]
 
@@ -119,13 +121,33 @@ _BOOST = sql.SQL(
 ).format(
     fw=sql.Literal(FRESHNESS_WEIGHT), uw=sql.Literal(USAGE_WEIGHT), days=sql.Literal(FRESHNESS_DAYS)
 )
-_VISIBLE = sql.SQL("status = 'published' AND (audience = 'external' OR %(staff)s)")
+_VISIBLE = sql.SQL(
+    "status = 'published' AND (audience = 'external' OR %(staff)s)"
+    " AND (%(only)s::text[] IS NULL OR slug = ANY(%(only)s::text[]))"
+)
 
 
 def is_staff(viewer: Viewer) -> bool:
     """Staff see every published item; everyone else only published external ones.
     Only a plain True opens internal items: anything else fails closed."""
     return viewer.sees_internal is True
+
+
+class _Sight(NamedTuple):
+    """What a viewer may see, as the SQL's parameters: ``staff`` and ``only``."""
+
+    staff: bool
+    only: list[str] | None  # None: every item the class may see; else these slugs only
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"staff": self.staff, "only": self.only}
+
+
+def sight_of(viewer: Viewer) -> _Sight:
+    allowed = viewer.allowed_slugs
+    only = None if allowed is None else sorted(_plain(s) for s in allowed if isinstance(s, str))
+    return _Sight(is_staff(viewer), only)
 
 
 def _empty_result() -> SearchResult:
@@ -635,16 +657,16 @@ class PostgresBackend(SearchBackend):
     def search(self, query: SearchQuery, viewer: Viewer) -> SearchResult:
         wanted = query.clamped()
         parsed = parse(wanted.text)
-        staff = is_staff(viewer)
-        return self._read(lambda cur: self._search(cur, wanted, parsed, staff), _empty_result())
+        sight = sight_of(viewer)
+        return self._read(lambda cur: self._search(cur, wanted, parsed, sight), _empty_result())
 
     def suggest(self, prefix: str, viewer: Viewer, limit: int = 8) -> list[str]:
         limit = min(max(int(limit), 1), MAX_SUGGESTIONS)
         text = " ".join(clean(prefix)[:100].split())
         if not text:
             return []
-        staff = is_staff(viewer)
-        return self._read(lambda cur: self._suggest(cur, text, staff, limit), [])
+        sight = sight_of(viewer)
+        return self._read(lambda cur: self._suggest(cur, text, sight, limit), [])
 
     def find_any_status(
         self, text: str, synonyms: SynonymTable = (), limit: int = MAX_ANY_STATUS
@@ -676,12 +698,12 @@ class PostgresBackend(SearchBackend):
     # Search -----------------------------------------------------------------
 
     def _search(
-        self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, staff: bool
+        self, cur: psycopg.Cursor, query: SearchQuery, parsed: ParsedText, sight: _Sight
     ) -> SearchResult:
         labelled = labelled_plan(parsed, query.synonyms)
         units = tuple(labelled)
         conditions, params = _selection(dict(query.filters))
-        params.update(staff=staff, q=None)
+        params.update(sight.params, q=None)
         start = (query.page - 1) * query.per_page
         params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
         if not units:
@@ -816,7 +838,7 @@ class PostgresBackend(SearchBackend):
             "WITH levels AS MATERIALIZED"
             " (SELECT slug, count(*)::int AS level FROM ({each}) AS found GROUP BY slug),"
             " shown AS MATERIALIZED (SELECT {t}.slug, title, summary, document, updated_at, usage_score,"
-            "  level FROM levels JOIN {t} ON {t}.slug = levels.slug WHERE {visible} AND {filters}),"
+            "  level FROM levels JOIN {t} USING (slug) WHERE {visible} AND {filters}),"
             # the lowest level the page needs: from the top, the first to reach its last row
             " reached AS (SELECT level, sum(count(*)) OVER (ORDER BY level DESC) AS rows"
             "  FROM shown GROUP BY level),"
@@ -865,12 +887,17 @@ class PostgresBackend(SearchBackend):
         """Each unknown word corrected from the words of documents the viewer may see;
         offered when the correction finds more items with every word, or, when no item
         has every word typed, corrects every unknown word and finds items with some."""
-        staff = params["staff"]
+        sight = _Sight(params["staff"], params["only"])
+        lexicon = self._buyer_lexicon(cur, sight)
         widened = plan_terms(tuple(unit for unit in plan(parsed, synonyms) if len(unit) > 1))
         words = [w for w in parsed.surface_words() if analyse_word(w) not in widened]
-        known = self._word_counts(cur, words, staff)
+        if lexicon is None:
+            known = self._word_counts(cur, words, sight.staff)
+        else:
+            known = {word: lexicon[word] for word in words if lexicon.get(word)}
         unknown = [word for word in words if not known.get(word)]
-        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], staff)
+        corrections = self._corrections(cur, [w for w in unknown if correctable(w)], sight.staff,
+                                        lexicon)
         if not corrections:
             return None
         fixed = parsed.replaced(corrections)
@@ -884,6 +911,15 @@ class PostgresBackend(SearchBackend):
         if all_words == 0 and every_word_known and self._count(cur, queries.any, conditions, params):
             return fixed.as_text()  # no item has all the words, though each is known
         return None
+
+    def _buyer_lexicon(self, cur: psycopg.Cursor, sight: _Sight) -> dict[str, int] | None:
+        """For a viewer allowed only some items, the words of those items' titles and
+        summaries (word -> documents); None for everyone else, who use the lexicon table."""
+        if sight.only is None:
+            return None
+        cur.execute(sql.SQL("SELECT title, summary FROM {t} WHERE {v}").format(
+            t=self._sql.table, v=_VISIBLE), sight.params)
+        return buyer_lexicon(cur.fetchall())
 
     def _audiences(self, staff: bool) -> list[str]:
         return ["external", "internal"] if staff else ["external"]
@@ -901,11 +937,16 @@ class PostgresBackend(SearchBackend):
         )
         return dict(cur.fetchall())
 
-    def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool) -> dict[str, str]:
+    def _corrections(self, cur: psycopg.Cursor, words: list[str], staff: bool,
+                     lexicon: dict[str, int] | None = None) -> dict[str, str]:
         """Word -> the closest visible word (fewest edits, then most documents), for the
-        first few words and within one query's correction budget."""
+        first few words and within one query's correction budget; from ``lexicon`` when
+        given, else from the lexicon table."""
         budget = CorrectionBudget()
         words = [word for word in words if budget.take_word()]
+        if lexicon is not None:
+            found = {word: correct_from(word, lexicon, budget) for word in words}
+            return {word: better for word, better in found.items() if better}
         candidates = {word: list(budget.candidates(word)) for word in words}
         counts = self._word_counts(cur, sorted({c for found in candidates.values() for c in found}), staff)
         corrections = {}
@@ -933,12 +974,12 @@ class PostgresBackend(SearchBackend):
 
     # Completion ---------------------------------------------------------------
 
-    def _suggest(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
-        titles = self._complete_title(cur, text, staff, limit)
-        words = self._complete_word(cur, text, staff, limit)
+    def _suggest(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
+        titles = self._complete_title(cur, text, sight, limit)
+        words = self._complete_word(cur, text, sight, limit)
         return merge_suggestions(words, titles, limit)
 
-    def _complete_title(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+    def _complete_title(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
         """Visible titles with a word start from which the title begins with ``text``;
         those starting with it first, then the shorter."""
         prefix = text.lower()[:80]
@@ -951,7 +992,7 @@ class PostgresBackend(SearchBackend):
                 "SELECT title FROM {t} WHERE {v} AND title_words @@ %(q)s::tsquery"
                 " ORDER BY length(title), title LIMIT %(n)s"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "q": words + ":*", "n": MAX_TITLE_CANDIDATES},
+            {**sight.params, "q": words + ":*", "n": MAX_TITLE_CANDIDATES},
         )
         ranked = []
         for (title,) in cur.fetchall():
@@ -966,12 +1007,25 @@ class PostgresBackend(SearchBackend):
                 result.append(title)
         return result[:limit]
 
-    def _complete_word(self, cur: psycopg.Cursor, text: str, staff: bool, limit: int) -> list[str]:
+    def _complete_word(self, cur: psycopg.Cursor, text: str, sight: _Sight, limit: int) -> list[str]:
         """The whole typed text with its last word completed (see
         :mod:`search_index.completion`)."""
         found = typed(text)
         if found is None:
             return []
+        lexicon = self._buyer_lexicon(cur, sight)
+        if lexicon is not None:
+            frequency = completions_from(found.stub, lexicon, MAX_CANDIDATES)
+        else:
+            frequency = self._word_completions(cur, found, sight.staff)
+        if found.previous is None:
+            counted = [(docs, docs, word) for word, docs in frequency.items()]
+        else:
+            counted = self._phrase_counts(cur, found, frequency, sight)
+        return [found.head + word for word in best_completions(counted, limit)]
+
+    def _word_completions(self, cur: psycopg.Cursor, found: Typed, staff: bool) -> dict[str, int]:
+        """The lexicon table's most frequent words that complete what is being typed."""
         cur.execute(
             sql.SQL(
                 "SELECT word, sum(docs)::int FROM {w} WHERE word LIKE %s ESCAPE '\\' AND word <> %s"
@@ -980,15 +1034,10 @@ class PostgresBackend(SearchBackend):
             ).format(w=self._sql.words),
             (_like_prefix(found.stub), found.stub, self._audiences(staff), MAX_CANDIDATES),
         )
-        frequency = dict(cur.fetchall())
-        if found.previous is None:
-            counted = [(docs, docs, word) for word, docs in frequency.items()]
-        else:
-            counted = self._phrase_counts(cur, found, frequency, staff)
-        return [found.head + word for word in best_completions(counted, limit)]
+        return dict(cur.fetchall())
 
     def _phrase_counts(
-        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], staff: bool
+        self, cur: psycopg.Cursor, found: Typed, frequency: dict[str, int], sight: _Sight
     ) -> list[tuple[int, int, str]]:
         """For each candidate, the visible documents holding every typed word where the
         candidate directly follows the last of them (stop words between counted as
@@ -1006,7 +1055,7 @@ class PostgresBackend(SearchBackend):
                 " FROM unnest(%(words)s::text[]) AS c(word)"
                 " WHERE plainto_tsquery('english', c.word)::text <> ''"
             ).format(t=self._sql.table, v=_VISIBLE),
-            {"staff": staff, "lead": found.lead_in, "context": context,
+            {**sight.params, "lead": found.lead_in, "context": context,
              "words": list(one_spelling_per_term(list(frequency)).values())},
         )
         return [(docs, frequency[word], word) for word, docs in cur.fetchall()]

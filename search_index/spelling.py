@@ -7,8 +7,10 @@ see); this module only generates and measures candidate spellings, within a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from string import ascii_lowercase
+
+from .query_text import words_of
 
 MAX_WORD = 30  # longer "words" are not corrected
 #: Unknown words one query may have corrected; the others stay as typed. A query
@@ -63,6 +65,34 @@ class CorrectionBudget:
             found = distance(word, candidate, limit=2)
             if found <= 2:
                 yield candidate, found
+
+
+def buyer_lexicon(documents: Iterable[Iterable[str]]) -> dict[str, int]:
+    """Word -> how many of the documents hold it, from texts a buyer reads on the page (a
+    title, a summary): the lexicon of a viewer allowed only some items. The engines' own
+    lexicons hold every part of an argument, the rep-only ones too."""
+    found: dict[str, int] = {}
+    for texts in documents:
+        for word in {word for text in texts if text for word in words_of(text)}:
+            found[word] = found.get(word, 0) + 1
+    return found
+
+
+def correct_from(word: str, lexicon: Mapping[str, int], budget: CorrectionBudget) -> str | None:
+    """The closest word of ``lexicon`` (word -> documents holding it): fewest edits, then
+    most documents, then alphabetical; one edit away looked up first."""
+    ranked = [(1, -lexicon[c], c) for c in budget.candidates(word) if lexicon.get(c)]
+    if not ranked:
+        nearby = sorted(known for known in lexicon if known[:1] == word[:1])
+        ranked = [(edits, -lexicon[c], c) for c, edits in budget.near(word, nearby)]
+    return min(ranked)[2] if ranked else None
+
+
+def completions_from(stub: str, lexicon: Mapping[str, int], most: int) -> dict[str, int]:
+    """The ``most`` words of ``lexicon`` that complete ``stub``, most documents first."""
+    found = sorted((word for word in lexicon if word.startswith(stub) and word != stub),
+                   key=lambda word: (-lexicon[word], word))
+    return {word: lexicon[word] for word in found[:most]}
 
 
 def correctable(word: str) -> bool:

@@ -22,6 +22,14 @@ How a search runs (see :mod:`search_index.whoosh_snapshot` for the caches):
    is corrected against the words of documents the viewer may see, and the
    correction is offered only if it finds more (see :meth:`_did_you_mean`).
 
+A viewer allowed only some items (a champion: ``Viewer.allowed_slugs``) is a
+:class:`~search_index.whoosh_snapshot.Only` group: the same steps over those
+items only (ranking statistics included). Their corrections and completed words
+come from the titles and summaries of those items only
+(:meth:`~search_index.whoosh_snapshot.Snapshot.buyer_words`): the words fields
+hold every part of an item's argument, the rep-only ones too, and a champion
+must not read those words.
+
 Whoosh's ``filtered_count``, ``groupedby``, query parser, top-N collector,
 spelling corrector and highlighter formatters are deliberately not used: each
 either leaks hidden documents or is too slow.
@@ -72,10 +80,10 @@ from .query_text import (
     plan,
     plan_terms,
 )
-from .spelling import CorrectionBudget, correctable
+from .spelling import CorrectionBudget, completions_from, correct_from, correctable
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
-from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Snapshot
+from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Group, Only, Snapshot
 from .whoosh_store import RETIRE_AFTER, IndexStore, ReaderPool
 
 __all__ = ["IndexBusy", "WhooshBackend"]
@@ -92,10 +100,19 @@ REBUILD_SEGMENT = 5_000
 REBUILD_LIMIT_MB = 384
 
 
-def viewer_class(viewer: Viewer) -> str:
-    """Staff see every published item; anyone else only published external ones.
-    Only a plain True opens internal items: anything else fails closed."""
-    return STAFF if viewer.sees_internal is True else CHAMPION
+def viewer_class(viewer: Viewer) -> Group:
+    """Staff see every published item; anyone else only published external ones; a
+    viewer with ``allowed_slugs`` only those of them. Only a plain True opens internal
+    items: anything else fails closed."""
+    within = STAFF if viewer.sees_internal is True else CHAMPION
+    if viewer.allowed_slugs is None:
+        return within
+    return Only(within, frozenset(slug for slug in viewer.allowed_slugs if isinstance(slug, str)))
+
+
+def _word_fields(group: Group) -> tuple[str, ...]:
+    """The lexicons a class may draw words from; none for an :class:`Only` viewer."""
+    return WORD_FIELDS.get(group, ()) if isinstance(group, str) else ()
 
 
 @contextmanager
@@ -311,9 +328,9 @@ class WhooshBackend(SearchBackend):
         reader,
         query: SearchQuery,
         parsed: ParsedText,
-        group: str,
+        group: Group,
     ) -> SearchResult:
-        visible = snapshot.visible[group]
+        visible = snapshot.visible_to(group)
         selections = self._selections(snapshot, query)
         start = (query.page - 1) * query.per_page
         stop = start + query.per_page
@@ -441,7 +458,7 @@ class WhooshBackend(SearchBackend):
         reader,
         parsed: ParsedText,
         query: SearchQuery,
-        group: str,
+        group: Group,
         selections: dict[str, int],
         all_words: int,
     ) -> str | None:
@@ -470,7 +487,7 @@ class WhooshBackend(SearchBackend):
         fixed_units = plan(fixed, query.synonyms)
         if not fixed_units:
             return None
-        allowed = reduce(and_, selections.values(), snapshot.visible[group])
+        allowed = reduce(and_, selections.values(), snapshot.visible_to(group))
         each = [docs & allowed for docs in self._each_unit(snapshot, reader, fixed_units)]
         if docsets.count(reduce(and_, each)) > all_words:
             return fixed.as_text()
@@ -479,7 +496,7 @@ class WhooshBackend(SearchBackend):
         return None
 
     @staticmethod
-    def _known(snapshot: Snapshot, reader, group: str, word: str) -> bool:
+    def _known(snapshot: Snapshot, reader, group: Group, word: str) -> bool:
         """Whether a document this class may see has ``word``: among the
         lexicon's words, or (as an analysed term) in any text field -- the
         lexicon holds only the short fields' words, and a word spelt right in
@@ -492,21 +509,26 @@ class WhooshBackend(SearchBackend):
         docs = docsets.EMPTY
         for field in FIELD_BOOSTS:
             docs |= snapshot.term_docs(reader, field, term)
-        return bool(docs & snapshot.visible[group])
+        return bool(docs & snapshot.visible_to(group))
 
     @staticmethod
-    def _word_count(snapshot: Snapshot, reader, group: str, word: str) -> int:
-        """How many documents this class may see contain ``word`` (unstemmed)."""
+    def _word_count(snapshot: Snapshot, reader, group: Group, word: str) -> int:
+        """How many documents this viewer may see contain ``word`` (unstemmed); for an
+        :class:`Only` viewer, in a title or summary."""
+        if isinstance(group, Only):
+            return snapshot.buyer_words(reader, group).get(word, 0)
         docs = 0
-        for field in WORD_FIELDS[group]:
+        for field in _word_fields(group):
             docs |= snapshot.term_docs(reader, field, word)
-        return docsets.count(docs & snapshot.visible[group])
+        return docsets.count(docs & snapshot.visible_to(group))
 
     def _correct(
-        self, snapshot: Snapshot, reader, group: str, word: str, budget: CorrectionBudget
+        self, snapshot: Snapshot, reader, group: Group, word: str, budget: CorrectionBudget
     ) -> str | None:
         """The closest word (then the most frequent) in documents this class may see."""
-        fields = WORD_FIELDS[group]
+        if isinstance(group, Only):
+            return correct_from(word, snapshot.buyer_words(reader, group), budget)
+        fields = _word_fields(group)
         lexicons = [snapshot.words(reader, field) for field in fields]
         candidates: dict[str, int] = {}
         for candidate in budget.candidates(word):
@@ -528,19 +550,21 @@ class WhooshBackend(SearchBackend):
 
     # Completion -------------------------------------------------------------
 
-    def _suggest(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
+    def _suggest(self, snapshot: Snapshot, reader, text: str, group: Group, limit: int) -> list[str]:
         titles = snapshot.complete_title(reader, group, text, limit)
         words = self._complete_word(snapshot, reader, text, group, limit)
         return merge_suggestions(words, titles, limit)
 
-    def _complete_word(self, snapshot: Snapshot, reader, text: str, group: str, limit: int) -> list[str]:
+    def _complete_word(self, snapshot: Snapshot, reader, text: str, group: Group, limit: int) -> list[str]:
         """The whole typed text with its last word completed (see
         :mod:`search_index.completion`)."""
         found = typed(text)
         if found is None:
             return []
         frequency: dict[str, int] = {}
-        for field in WORD_FIELDS[group]:
+        if isinstance(group, Only):
+            frequency = completions_from(found.stub, snapshot.buyer_words(reader, group), 500)
+        for field in _word_fields(group):
             for scanned, btext in enumerate(reader.expand_prefix(field, found.stub)):
                 if scanned >= 500:
                     break
@@ -555,11 +579,11 @@ class WhooshBackend(SearchBackend):
         return [found.head + word for word in best_completions(counted, limit)]
 
     def _phrase_counts(
-        self, snapshot: Snapshot, reader, group: str, found: Typed, likely: list[str], frequency: dict
+        self, snapshot: Snapshot, reader, group: Group, found: Typed, likely: list[str], frequency: dict
     ) -> list[tuple[int, int, str]]:
         """For each candidate (one per term), the visible documents holding every typed
         word where the candidate directly follows the last of them."""
-        within = snapshot.visible[group]
+        within = snapshot.visible_to(group)
         units = plan(found.context)
         if units:
             within &= self._matched(snapshot, reader, units)

@@ -43,7 +43,7 @@ def rank(
     snapshot: Snapshot,
     reader,
     units: Plan,
-    viewer_class: str,
+    viewer_class,
     allowed: int,
     limit: int,
     levels: bytes | None = None,
@@ -86,7 +86,7 @@ def rank(
 def _add_word(
     snapshot: Snapshot,
     reader,
-    viewer_class: str,
+    viewer_class,
     word: str,
     marks: bytes,
     boosts: dict[str, float],

@@ -4,7 +4,8 @@ Whoosh answers "which documents contain this term" quickly but counts facets
 slowly (``groupedby`` reads a value per matching document). So for each index
 generation we keep, as doc sets (see :mod:`search_index.docsets`):
 
-- the documents each viewer class may see (published; published and external),
+- the documents each viewer class may see (published; published and external), and
+  those of a viewer allowed only some items (:class:`Only`), a few hundred kept,
 - the documents carrying each facet value,
 - recently used term postings: of a text field, the documents and the term's
   weight in each, which is all ranking needs (see
@@ -39,6 +40,7 @@ from whoosh.reading import IndexReader
 
 from . import docsets
 from .base import FACETS
+from .spelling import buyer_lexicon
 from .whoosh_schema import (
     EXTERNAL,
     FACET_FIELDS,
@@ -55,6 +57,20 @@ CHAMPION = "external"
 #: Words fields whose lexicon a viewer class may draw corrections and
 #: completions from.
 WORD_FIELDS = {CHAMPION: (WORDS_EXTERNAL,), STAFF: (WORDS_EXTERNAL, WORDS_INTERNAL)}
+
+
+class Only(NamedTuple):
+    """A viewer who may see only the items with these slugs, of those their class
+    (``within``) may see: a champion, who reads what was shared with them."""
+
+    within: str
+    slugs: frozenset[str]
+
+
+#: Who is searching, as the snapshot's doc sets know them: a class, or some of its items.
+Group = str | Only
+
+_KEPT_RESTRICTED = 256  # doc sets and averages of Only viewers kept per snapshot
 
 FRESHNESS_WEIGHT = 0.15
 USAGE_WEIGHT = 0.15
@@ -202,7 +218,10 @@ class Snapshot:
                     merged[value] = merged.get(value, 0) | docsets.shifted(docs, offset)
         facts_cache.keep_only({facts.segid for facts, _ in self.segments})
         live = int.from_bytes(marks, "little")
+        self._live = live
         self.visible = {STAFF: published & live, CHAMPION: published & external & live}
+        self._by_slug: dict[str, int] | None = None
+        self._restricted: OrderedDict[tuple, object] = OrderedDict()
         self.facet_docs = facet_docs
         self._lock = threading.Lock()
         self._terms: OrderedDict[tuple, int] = OrderedDict()
@@ -222,6 +241,61 @@ class Snapshot:
         return [(facts, offset, leaf) for (facts, offset), leaf in zip(self.segments, leaves, strict=True)]
 
     # Documents ------------------------------------------------------------
+
+    def visible_to(self, group: Group) -> int:
+        """The documents a class may see, or an :class:`Only` viewer: those of their
+        class that carry one of their slugs. Anything else sees nothing."""
+        if isinstance(group, str):
+            return self.visible.get(group, docsets.EMPTY)
+        if not isinstance(group, Only) or group.within not in self.visible:
+            return docsets.EMPTY
+
+        def build() -> int:
+            by_slug = self.docnum_by_slug()
+            found = [by_slug[slug] for slug in group.slugs if slug in by_slug]
+            return self.visible[group.within] & docsets.from_docnums(found, self.size)
+
+        return self._remember(("visible", group), build)
+
+    def _remember(self, key: tuple, build):
+        """A value about an :class:`Only` viewer, kept while recently used (there are as
+        many such viewers as champions, so they are not kept for good)."""
+        with self._lock:
+            if key in self._restricted:
+                self._restricted.move_to_end(key)
+                return self._restricted[key]
+        value = build()
+        with self._lock:
+            self._restricted[key] = value
+            while len(self._restricted) > _KEPT_RESTRICTED:
+                self._restricted.popitem(last=False)
+        return value
+
+    def buyer_words(self, reader: IndexReader, group: Only) -> dict[str, int]:
+        """The words of the titles and summaries an :class:`Only` viewer may see, each with
+        the documents holding it: what is corrected and completed for them."""
+
+        def build() -> dict[str, int]:
+            visible = self.visible_to(group)
+            stored = (reader.stored_fields(docnum) for docnum in docsets.members(visible, self.size))
+            return buyer_lexicon((fields.get("title", ""), fields.get("summary", "")) for fields in stored)
+
+        return self._remember(("words", group), build)
+
+    def docnum_by_slug(self) -> dict[str, int]:
+        """Each live document's number, by slug."""
+        with self._lock:
+            found = self._by_slug
+        if found is None:
+            marks = docsets.marks(self._live, self.size)
+            found = {}
+            for facts, offset in self.segments:
+                for local, slug in enumerate(facts.slugs):
+                    if marks[offset + local]:
+                        found[slug] = offset + local
+            with self._lock:
+                self._by_slug = found
+        return found
 
     def slug(self, docnum: int) -> str:
         for facts, offset in reversed(self.segments):
@@ -357,28 +431,34 @@ class Snapshot:
 
     # Ranking --------------------------------------------------------------
 
-    def idf(self, reader: IndexReader, viewer_class: str, field: str, term: bytes) -> float:
-        """Inverse document frequency among the documents this class may see,
+    def idf(self, reader: IndexReader, viewer_class: Group, field: str, term: bytes) -> float:
+        """Inverse document frequency among the documents this viewer may see,
         so that no score depends on hidden documents."""
-        visible = self.visible[viewer_class]
+        visible = self.visible_to(viewer_class)
         seen = docsets.count(self.term_docs(reader, field, term) & visible)
         return log(max(docsets.count(visible), 1) / (seen + 1)) + 1.0
 
-    def avg_field_length(self, reader: IndexReader, viewer_class: str, field: str) -> float:
-        """Average length of ``field`` over the documents this class may see."""
+    def avg_field_length(self, reader: IndexReader, viewer_class: Group, field: str) -> float:
+        """Average length of ``field`` over the documents this viewer may see."""
+        if not isinstance(viewer_class, str):
+            return self._remember(("avgfl", viewer_class, field),
+                                  lambda: self._average_length(reader, viewer_class, field))
         with self._lock:
             found = self._avgfl.get((viewer_class, field))
         if found is not None:
             return found
-        visible = self.visible[viewer_class]
+        average = self._average_length(reader, viewer_class, field)
+        with self._lock:
+            self._avgfl[(viewer_class, field)] = average
+        return average
+
+    def _average_length(self, reader: IndexReader, viewer_class: Group, field: str) -> float:
+        visible = self.visible_to(viewer_class)
         total = 0
         for facts, offset, leaf in self._with_leaves(reader):
             local = (visible >> (8 * offset)) & docsets.full(facts.size)
             total += sum(compress(facts.lengths(leaf, field), docsets.marks(local, facts.size)))
-        average = total / max(docsets.count(visible), 1) or 1.0
-        with self._lock:
-            self._avgfl[(viewer_class, field)] = average
-        return average
+        return total / max(docsets.count(visible), 1) or 1.0
 
     def factors(self, reader: IndexReader, today: date | None = None) -> list[float]:
         """The ranking boost factor of each document (see :func:`boost_factor`)."""
@@ -422,14 +502,24 @@ class Snapshot:
 
     # Completion -----------------------------------------------------------
 
-    def titles(self, reader: IndexReader, viewer_class: str) -> tuple[list[str], list[tuple[str, int]]]:
+    def titles(self, reader: IndexReader, viewer_class: Group) -> tuple[list[str], list[tuple[str, int]]]:
         """Visible titles, and (lower-case title from a word start, title index)
         sorted, for word-prefix completion."""
+        if not isinstance(viewer_class, str):
+            return self._remember(("titles", viewer_class),
+                                  lambda: self._visible_titles(reader, viewer_class))
         with self._lock:
             found = self._titles.get(viewer_class)
         if found is not None:
             return found
-        visible = docsets.marks(self.visible[viewer_class], self.size)
+        found = self._visible_titles(reader, viewer_class)
+        with self._lock:
+            self._titles[viewer_class] = found
+        return found
+
+    def _visible_titles(self, reader: IndexReader,
+                        viewer_class: Group) -> tuple[list[str], list[tuple[str, int]]]:
+        visible = docsets.marks(self.visible_to(viewer_class), self.size)
         titles: list[str] = []
         starts: list[tuple[str, int]] = []
         for facts, offset, leaf in self._with_leaves(reader):
@@ -446,12 +536,9 @@ class Snapshot:
                     ):
                         starts.append((lowered[position : position + 80], index))
         starts.sort()
-        found = (titles, starts)
-        with self._lock:
-            self._titles[viewer_class] = found
-        return found
+        return titles, starts
 
-    def complete_title(self, reader: IndexReader, viewer_class: str, prefix: str, limit: int) -> list[str]:
+    def complete_title(self, reader: IndexReader, viewer_class: Group, prefix: str, limit: int) -> list[str]:
         titles, starts = self.titles(reader, viewer_class)
         prefix = prefix.lower()[:80]
         chosen: dict[int, tuple] = {}

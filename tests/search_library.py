@@ -321,3 +321,27 @@ class PostgresHarness:
     def close(self) -> None:
         for backend in self._made:
             backend.close()
+
+
+# Both backends, for a test module -------------------------------------------------------
+
+#: The parameters of a fixture that runs a module once per backend.
+BACKENDS = ["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def harness_for(request, tmp_path_factory):
+    """A harness of the backend a fixture parametrised with BACKENDS asks for."""
+    if request.param == "whoosh":
+        return WhooshHarness(tmp_path_factory)
+    return PostgresHarness(request.getfixturevalue("scratch_dsn"))
+
+
+def portal_config_for(request, app_config: dict) -> dict:
+    """The conftest app as is (Whoosh), or on the scratch PostgreSQL database searching with
+    PostgreSQL, as a fixture parametrised with BACKENDS asks."""
+    if request.param == "whoosh":
+        return app_config
+    url = request.getfixturevalue("scratch_database").set(drivername="postgresql+psycopg")
+    return {**app_config, "DATABASE_URL": url.render_as_string(hide_password=False),
+            "SEARCH_BACKEND": "postgres"}
+

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import select
 
 from content_library.models import ContentItem, ContentRequest, Deal, Stage, User
+from content_library.services import champions, share_links
 from content_library.services import items as item_service
-from content_library.services import share_links
 from portal.extensions import db
 from tests.browser_support import chromium, live_server
 from tests.test_browser import demo_app, demo_login  # noqa: F401  (demo_app is a fixture)
@@ -61,6 +61,9 @@ def demo_values(app) -> dict:
         asked = session.scalars(select(ContentRequest.id).order_by(ContentRequest.id)).first()
         last_month = date.today().replace(day=1) - timedelta(days=1)
         link, token = shared_link(session)
+        inviter = session.scalars(select(User).where(User.role == "rep")).first()
+        _, invitation = champions.invite(session, inviter, champions.NewInvitation(
+            email="nia.new@contoso-health.example", name="Nia New", company="Contoso Health"))
         return {
             "content": {"slug": argument.slug, "number": 1, "target": "archived"},
             "stages": {"slug": stage},
@@ -70,6 +73,7 @@ def demo_values(app) -> dict:
             # logged in) and the rep's page of it.
             "s": {"token": token, "slug": link.items[0].slug},
             "shares": {"share_id": link.id},
+            "invitations": {"token": invitation},
         }
 
 
@@ -113,6 +117,8 @@ def extra_pages(app) -> list[str]:
         "/library?status=draft",
         f"/shares/new?item={with_file}&item={internal}",  # items picked, one left out
         "/no-such-page",  # the error page
+        "/invitations/" + "x" * 43,  # an invitation link that no longer works
+        "/invitations?deal_filter=contoso",  # the deal finder without script
     ]
 
 

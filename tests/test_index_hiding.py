@@ -20,6 +20,7 @@ from content_library.services.index_feed import DatabaseFeed
 from portal import indexing
 from portal.extensions import db
 from search_index import sync
+from tests.champion_support import share
 from tests.conftest import csrf_from, log_in
 
 SLUG = "quillwort-story"
@@ -37,9 +38,12 @@ def app_config(request, app_config, tmp_path):
 
 
 @pytest.fixture
-def story(make_item):
-    return make_item(SLUG, title="Quillwort pricing story", summary="How Quillwort cut forecast errors.",
+def story(app, make_item, make_user):
+    """The story, shared with every champion of the buyer's company (make_user's default)."""
+    slug = make_item(SLUG, title="Quillwort pricing story", summary="How Quillwort cut forecast errors.",
                      stakeholders=["cfo"], solutions=["forecasting"])
+    share(app, [slug], by=make_user("rep")[1], company="Buyer Inc")
+    return slug
 
 
 def signed_in(app, email):
@@ -199,7 +203,11 @@ def test_search_never_counts_a_hit_the_database_drops_and_repairs_the_index(app,
     found = champion.get("/api/v1/search?q=quillwort").json
     assert (found["total"], found["results"]) == (0, [])
     assert not any(found["facets"].values())
-    assert champion_view(champion) == HIDDEN  # the index was repaired
+    assert champion_view(champion) == HIDDEN
+    # A champion's search is held to what the database lets them read, so it never even
+    # meets the hit; a rep's does, drops it from the counts and repairs the index.
+    rep = signed_in(app, make_user("rep")[1])
+    assert rep.get("/api/v1/search?q=quillwort").json["total"] == 0
     assert index_check(app) == CLEAN
 
 

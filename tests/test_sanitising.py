@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from content_library.rendering import markdown_to_html, sanitise_html
+from tests.champion_support import share
 
 # ---- what "safe" means, checked with a real HTML parser --------------------------------------
 
@@ -225,10 +226,12 @@ def only_static_scripts(page: str) -> None:
 
 
 @pytest.fixture
-def hostile(make_item):
-    return make_item("hostile", title="Hostile " + HOSTILE_TEXT, summary="Sum " + HOSTILE_TEXT,
+def hostile(app, make_item, make_user):
+    slug = make_item("hostile", title="Hostile " + HOSTILE_TEXT, summary="Sum " + HOSTILE_TEXT,
                      body=HOSTILE_BODY, stakeholders=("cfo",),
                      argument={"value_statement": HOSTILE_TEXT, "proof": [HOSTILE_TEXT]})
+    share(app, [slug], by=make_user("rep")[1], company="Buyer Inc")  # for the champions
+    return slug
 
 
 def test_item_page_shows_no_script(app, make_user, login, hostile):

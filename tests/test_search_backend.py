@@ -19,6 +19,7 @@ from search_index import FACETS, IndexBusy, available_backends, create_backend, 
 from search_index.postgres_backend import PostgresBackend
 from search_index.query_text import FIELD_BOOSTS, build_query, parse, plan
 from search_index.whoosh_backend import WhooshBackend
+from tests.champion_support import share
 from tests.conftest import log_in
 from tests.search_library import (
     ADMIN,
@@ -487,6 +488,9 @@ def test_an_item_saved_in_the_portal_is_found_through_the_api(postgres_app, make
     assert client.get("/api/v1/search?q=integraton").get_json()["suggestion"] == "integration"
 
     _, champion = make_user("champion")
+    # A champion searches only what was shared with them: an internal or draft item on
+    # their link stays hidden all the same.
+    share(postgres_app, ["crm-setup", "internal-tiers", "draft-plan"], by=rep, to=champion)
     client = postgres_app.test_client()
     assert log_in(client, champion).status_code == 302
     answer = client.get("/api/v1/search?q=integration").get_json()

@@ -25,6 +25,7 @@ from search_index.query_text import MAX_TERMS, parse
 from search_index.spelling import MAX_CORRECTION_WORK
 from tests.search_library import (
     ADMIN,
+    BACKENDS,
     CHAMPION,
     HIDDEN_WORDS,
     LIBRARY,
@@ -33,9 +34,8 @@ from tests.search_library import (
     PAYBACK,
     REP,
     UNPUBLISHED_WORDS,
-    PostgresHarness,
-    WhooshHarness,
     everything_said,
+    harness_for,
     item,
     only_marks,
     reference_facets,
@@ -46,12 +46,9 @@ from tests.search_library import (
 )
 
 
-@pytest.fixture(scope="module", params=["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def harness(request, tmp_path_factory):
-    if request.param == "whoosh":
-        made = WhooshHarness(tmp_path_factory)
-    else:
-        made = PostgresHarness(request.getfixturevalue("scratch_dsn"))
+    made = harness_for(request, tmp_path_factory)
     yield made
     made.close()
 

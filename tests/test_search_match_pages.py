@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.champion_support import share
+from tests.search_library import BACKENDS, portal_config_for
+
 QUERY = "battle cards competitors"
 
 
-@pytest.fixture(params=["whoosh", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def app_config(request, app_config):
-    if request.param == "whoosh":
-        return app_config
-    url = request.getfixturevalue("scratch_database").set(drivername="postgresql+psycopg")
-    return {**app_config, "DATABASE_URL": url.render_as_string(hide_password=False),
-            "SEARCH_BACKEND": "postgres"}
+    return portal_config_for(request, app_config)
 
 
 @pytest.fixture
@@ -48,8 +47,11 @@ def as_rep(make_user, login):
 
 
 @pytest.fixture
-def as_champion(make_user, login):
+def as_champion(app, make_user, login):
+    """A champion everything was shared with: the link opens only the external items."""
     _, email = make_user("champion")
+    share(app, ["acme-card", "globex-card", "forecast-accuracy", "internal-cards", "draft-cards"],
+          by=make_user("rep")[1], to=email)
     return login(email)
 
 

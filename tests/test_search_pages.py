@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.champion_support import share
 from tests.conftest import page_token
 
 
 @pytest.fixture
-def library(make_item):
+def library(app, make_item, make_user):
     make_item("forecast-accuracy", title="Forecast accuracy for the CFO",
               summary="Return on investment of better forecasts.", stakeholders=["cfo"],
               stages=["building-business-case"], solutions=["forecasting"], type="sales-argument")
@@ -21,6 +22,10 @@ def library(make_item):
               audience="internal", stakeholders=["cfo"], stages=["negotiating"],
               type="battle-card")
     make_item("draft-plan", title="Draft forecast plan", summary="Unfinished.", status="draft")
+    # Everything on one link to the champions' company: it opens only the external ones.
+    share(app, ["forecast-accuracy", "integration-guide", "retail-story", "internal-pricing",
+                "draft-plan"], by=make_user("rep", email="sharer@example.com")[1],
+          company="Buyer Inc")
 
 
 def api(client, path, **params):

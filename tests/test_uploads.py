@@ -21,6 +21,7 @@ from werkzeug.test import encode_multipart
 
 from content_library.models import ContentItem, StoredFile
 from portal.extensions import db
+from tests.champion_support import share
 from tests.conftest import log_in, page_token
 
 CAP = 10_000
@@ -247,6 +248,7 @@ def test_a_champion_cannot_download_an_internal_file(app, manager, make_user):
                   audience="external").status_code == 302
     _, champion = make_user("champion")
     _, rep = make_user("rep")
+    share(app, ["internal-deck", "external-deck"], by=rep, to=champion)
     for email, allowed in ((champion, {"external-deck"}),
                            (rep, {"external-deck", "internal-deck"})):
         client = app.test_client()

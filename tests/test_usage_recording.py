@@ -18,6 +18,7 @@ from content_library.services import items as item_service
 from content_library.services import users as user_service
 from content_library.services.files import store_file
 from portal.extensions import db
+from tests.champion_support import share
 from tests.conftest import csrf_from, page_token
 from tests.test_uploads import fetch, pdf_bytes
 
@@ -67,6 +68,7 @@ def test_a_stage_context_that_is_not_a_stage_is_ignored(app, client, rep, make_i
 def test_a_champions_view_records_the_role_champion(app, client, make_user, login, make_item):
     make_item("template", audience="external")
     user_id, email = make_user("champion")
+    share(app, ["template"], by=make_user("rep")[1], to=email)
     login(email)
     assert client.get("/content/template").status_code == 200
     [view] = events(app)

@@ -21,6 +21,7 @@ from content_library.models import ContentItem, User
 from content_library.services import items as item_service
 from content_library.services.files import store_file
 from portal.extensions import db
+from tests.champion_support import share
 from tests.conftest import PASSWORD, log_in, page_token
 
 STAGE = "understanding-offerings"
@@ -53,8 +54,9 @@ def pdf_bytes(marker: str) -> bytes:
 
 
 @pytest.fixture
-def world(app, taxonomy):
-    """The six items, each saved once with its own PDF."""
+def world(app, taxonomy, make_user):
+    """The six items, each saved once with its own PDF, all on one share link to the
+    champions' company: a link opens only what is published and external."""
     with app.app_context():
         for slug, (status, audience) in ITEMS.items():
             attached = store_file(db.session, Path(app.config["UPLOAD_DIR"]),
@@ -63,6 +65,7 @@ def world(app, taxonomy):
                 slug=slug, title=title(slug), summary=f"Summary of {slug}", type="case-study",
                 status=status, audience=audience, stages=(STAGE,), body=f"Body of {slug}",
             ), None, file=attached)
+    share(app, list(ITEMS), by=make_user("rep")[1], company="Buyer Inc")
     return ITEMS
 
 
@@ -193,8 +196,11 @@ def check_api_lists(client, role: str) -> None:
 
 def check_shared_and_library(client, role: str) -> None:
     response = client.get("/shared")
-    assert response.status_code == 200
-    assert titles_on_page(response.get_data(as_text=True)) == LISTED[role], role
+    if role == "champion":
+        assert response.status_code == 200
+        assert titles_on_page(response.get_data(as_text=True)) == LISTED[role], role
+    else:  # the deal room is a champion's; staff are sent to theirs
+        assert response.status_code == 302 and response.headers["Location"] == "/"
     if role in ("manager", "admin"):
         assert titles_on_page(client.get("/library").get_data(as_text=True)) == EVERY
         for status in ("draft", "in_review", "archived"):

@@ -28,17 +28,19 @@ def _ref(tag) -> TagRef:
     return TagRef(tag.slug, tag.name)
 
 
-def card(item: ContentItem, today: date, reasons: Sequence[str] = ()) -> ItemCard:
+def card(item: ContentItem, today: date, reasons: Sequence[str] = (), *,
+         buyer: bool = False) -> ItemCard:
+    """An item's card; a buyer's (a champion's) without the staff's freshness mark."""
     return ItemCard(
         slug=item.slug, title=item.title, summary=item.summary, type=_ref(item.type),
         audience=item.audience, status=item.status,
         stakeholders=tuple(map(_ref, item.stakeholders)), stages=tuple(map(_ref, item.stages)),
         solutions=tuple(map(_ref, item.solutions)), verticals=tuple(map(_ref, item.verticals)),
-        stale=item.is_stale(today), has_file=item.file_id is not None, reasons=tuple(reasons),
+        stale=item.is_stale(today) and not buyer, has_file=item.file_id is not None, reasons=tuple(reasons),
     )
 
 
-def _with_tags(stmt):
+def with_tags(stmt):
     return stmt.options(
         selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
         selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
@@ -74,7 +76,7 @@ def recommend(session: Session, user: User, context: DealContext, today: date,
     and solution above content for all of them; then use at this stage, recent use
     counting more (`usage_ranking`), or the given usage by slug; then title.
     """
-    stmt = _with_tags(select(ContentItem).join(ContentItem.stages)
+    stmt = with_tags(select(ContentItem).join(ContentItem.stages)
                       .where(Stage.slug == context.stage, published_filter(user)))
     items = list(session.scalars(stmt).unique())
     if usage is None:
@@ -171,14 +173,8 @@ def library_page(session: Session, flt: LibraryFilter, today: date) -> tuple[lis
     if first:
         ranks = {slug: position for position, slug in enumerate(first)}
         order.insert(0, case(ranks, value=ContentItem.slug, else_=len(ranks)))
-    page = _with_tags(stmt.order_by(*order).offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
+    page = with_tags(stmt.order_by(*order).offset((flt.page - 1) * flt.per_page).limit(flt.per_page))
     return [card(item, today) for item in session.scalars(page)], total
-
-
-def champion_items(session: Session, user: User, today: date) -> list[ItemCard]:
-    stmt = _with_tags(select(ContentItem).where(published_filter(user))
-                      .join(ContentItem.type).order_by(ContentType.position, ContentItem.title))
-    return [card(item, today) for item in session.scalars(stmt)]
 
 
 def taxonomy_choices(session: Session) -> dict[str, list]:
@@ -206,7 +202,7 @@ class Coverage:
 def coverage(session: Session, solution: str | None = None, vertical: str | None = None) -> Coverage:
     """Counts what a rep at each stage would be offered for each stakeholder; an item for
     every solution or vertical counts under any choice, as the stage pages treat it."""
-    stmt = _with_tags(select(ContentItem).where(ContentItem.status == "published"))
+    stmt = with_tags(select(ContentItem).where(ContentItem.status == "published"))
     counts: dict[tuple[str, str], int] = {}
     for item in session.scalars(stmt):
         if not (_fits(solution, item.solutions)[0] and _fits(vertical, item.verticals)[0]):

@@ -53,6 +53,13 @@ def open_deals(session: Session, text: str = "", limit: int = MAX_CHOICES) -> li
     return [_choice(d) for d in deals]
 
 
+def chosen_deals(session: Session, ids: list[int]) -> list[DealChoice]:
+    """These deals if they are open, by name: a choice a form keeps when it is refused."""
+    deals = session.scalars(select(Deal).where(Deal.id.in_(ids), Deal.is_closed.is_(False))
+                            .order_by(Deal.name, Deal.id))
+    return [_choice(d) for d in deals]
+
+
 def deals_used_in(session: Session, user: User, item: ContentItem) -> list[DealChoice]:
     """The deals this person recorded the item in, oldest link first."""
     deals = session.scalars(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,8 +24,10 @@ from ..models import (
     Stage,
     UsageEvent,
     User,
+    share_link_items,
     utcnow,
 )
+from ..visibility import live_share_condition
 from . import share_links, usage
 from .crm_exports import salesforce_id
 from .deals_import import import_deals
@@ -80,6 +84,7 @@ def load_demo(session: Session, upload_dir: Path
             save_synonyms(session, line)
     told = load_story(session)
     share_demo_link(session)
+    load_deal_room(session)
     return created, report, told
 
 
@@ -181,4 +186,66 @@ def share_demo_link(session: Session, now: datetime | None = None) -> ShareLink 
         *share_links.buyer_events(link, "view", items[:1], opened + timedelta(minutes=2)),
         *share_links.buyer_events(link, "download", items, opened + timedelta(minutes=6)),
     ])
+
+
+# Chris Champion's deal room: Ryan shared two items with Contoso Health on their open deal.
+DEAL_ROOM_DEAL = {"source": "salesforce", "crm_id": "006Dm9CONTOSO01",
+                  "name": "Contoso Health - Revenue forecasting", "account": "Contoso Health",
+                  "amount": 84_000, "currency": "USD", "crm_stage": "Building a business case",
+                  "stage": "building-business-case", "forecast_category": "Best Case"}
+DEAL_ROOM_ITEMS = ("what-finance-gets-value-proposition", "case-study-brookfield-diagnostics")
+DEAL_ROOM_NOTE = ("Chris, as promised after Tuesday's call: what finance gets from the project, "
+                  "and how Brookfield Diagnostics forecasts now. The business case template "
+                  "below is the one to take to your CFO.")
+DEAL_ROOM_DAYS = 90
+
+
+def load_deal_room(session: Session, today: date | None = None) -> bool:
+    """The demo champion's deal room: an open Contoso Health deal and Ryan's share link with
+    two external items on it, made again only when no such link still works. Returns whether
+    anything was added."""
+    today = today or utcnow().date()
+    deal = session.scalar(select(Deal).where(Deal.source == DEAL_ROOM_DEAL["source"],
+                                             Deal.crm_id == DEAL_ROOM_DEAL["crm_id"]))
+    added = False
+    if deal is None:
+        deal = Deal(**DEAL_ROOM_DEAL, created_on=today - timedelta(days=20),
+                    close_date=today + timedelta(days=45), is_closed=False)
+        session.add(deal)
+        session.flush()
+        added = True
+    rep = find_by_email(session, DEMO_USERS[2].email)
+    live = session.scalar(select(ShareLink.id).where(
+        ShareLink.deal_id == deal.id, ShareLink.created_by_id == rep.id,
+        live_share_condition()).limit(1))
+    if live is None:
+        share_with_demo_champion(session, DEAL_ROOM_ITEMS, deal=deal, note=DEAL_ROOM_NOTE)
+        added = True
+    session.commit()
+    return added
+
+
+def share_with_demo_champion(session: Session, slugs, *, deal: Deal | None = None,
+                             note: str = "") -> ShareLink:
+    """A share link from Ryan to the demo champion's company of these items (the published
+    external ones among them), in the caller's transaction. Nobody is sent it: its token is
+    thrown away, only the hash is kept."""
+    slugs = list(slugs)
+    rep = find_by_email(session, DEMO_USERS[2].email)
+    champion = DEMO_USERS[3]
+    items = sorted(session.scalars(select(ContentItem).where(
+        ContentItem.slug.in_(slugs), ContentItem.status == "published",
+        ContentItem.audience == "external")), key=lambda item: slugs.index(item.slug))
+    link = ShareLink(
+        token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),
+        created_by_id=rep.id, deal_id=deal.id if deal else None,
+        recipient_email=champion.email, company=champion.company, note=note,
+        created_at=utcnow() - timedelta(days=2),
+        expires_at=utcnow() + timedelta(days=DEAL_ROOM_DAYS))
+    session.add(link)
+    session.flush()
+    if items:
+        session.execute(insert(share_link_items), [
+            {"share_id": link.id, "item_id": item.id, "position": position}
+            for position, item in enumerate(items)])
     return link

@@ -71,6 +71,14 @@ def validate_new_user(session: Session, data: NewUser) -> dict[str, str]:
 
 def create_user(session: Session, data: NewUser) -> User:
     begin_write(session)
+    user = add_user(session, data)
+    session.commit()
+    return user
+
+
+def add_user(session: Session, data: NewUser) -> User:
+    """The new person, added to the caller's write transaction (not committed); every
+    reason to refuse them raises Invalid, the transaction rolled back."""
     errors = validate_new_user(session, data)
     if errors:
         session.rollback()
@@ -83,7 +91,6 @@ def create_user(session: Session, data: NewUser) -> User:
         password_hash=hash_password(data.password),
     )
     session.add(user)
-    session.commit()
     return user
 
 
@@ -101,6 +108,19 @@ def _record_attempt(session: Session, keys: list[str]) -> list[LoginFailure]:
     A successful log-in takes its record back. Raises Throttled when a key is at the limit."""
     return throttle.take_turn(session, [throttle.Limit(key, THROTTLE_LIMIT) for key in keys],
                               what="failed log-ins")
+
+
+def count_guess(session: Session, key: str) -> list[LoginFailure]:
+    """Count one guess at a secret (an invitation link, say) under `key`, as a failed log-in
+    is counted; raises Throttled once `key` has THROTTLE_LIMIT failures in the window. A
+    right guess takes its record back with `forgive`."""
+    return _record_attempt(session, [key])
+
+
+def forgive(session: Session, attempt: list[LoginFailure]) -> None:
+    begin_write(session)
+    session.execute(delete(LoginFailure).where(LoginFailure.id.in_([row.id for row in attempt])))
+    session.commit()
 
 
 def authenticate(session: Session, email: str, password: str, address: str) -> User | None:

@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 
 from content_library import visibility
 from content_library.errors import Invalid, NotFound
+from content_library.models import REP_ONLY_ARGUMENT_FIELDS
 from content_library.rendering import markdown_to_html
 from content_library.services import catalog, templates, usage
 from content_library.services import taxonomy as taxonomy_service
@@ -44,8 +45,23 @@ def _authenticate():
     return None
 
 
-def item_json(item) -> dict:
-    """The item's saved state (the same snapshot its versions keep), plus what readers need."""
+# What a buyer (a champion) is never told about an item: the staff's signals.
+STAFF_ONLY_FIELDS = ("owner", "review_by", "stale")
+
+
+def item_json(item, *, buyer: bool = False) -> dict:
+    """The item's saved state (the same snapshot its versions keep), plus what readers need.
+    A buyer's copy leaves out the staff's signals and the rep-only parts of the argument."""
+    answer = _item_json(item)
+    if buyer:
+        for name in STAFF_ONLY_FIELDS:
+            answer.pop(name, None)
+        answer["argument"] = {name: value for name, value in (answer.get("argument") or {}).items()
+                              if name not in REP_ONLY_ARGUMENT_FIELDS}
+    return answer
+
+
+def _item_json(item) -> dict:
     file = item.file
     return {
         **{k: v for k, v in snapshot(item).items() if k != "file"},
@@ -76,7 +92,7 @@ def card_json(card) -> dict:
 @bp.get("/content/<slug>")
 def content(slug: str):
     found = readable_item(slug)
-    answer = jsonify(item_json(found))
+    answer = jsonify(item_json(found, buyer=not visibility.may(user(), "see_internal_signals")))
     usage_pages.record("view", found, via="api")
     return answer
 

@@ -17,7 +17,15 @@ bp = Blueprint("auth", __name__)
 
 
 def home_for(user) -> str:
-    return url_for("stages.home") if user.role != "champion" else url_for("library.champion_home")
+    return url_for("stages.home") if user.role != "champion" else url_for("champions.deal_room")
+
+
+def start_session(user) -> None:
+    """Log this person in on a fresh session: nothing from before carries over."""
+    session.clear()
+    login_user(user)
+    session["login_at"] = time.time()
+    session.permanent = True
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -43,10 +51,7 @@ def login():
                 form.password.errors = ["That e-mail and password do not match an account."]
                 status = 401
             else:
-                session.clear()  # a fresh session at log-in: nothing from before carries over
-                login_user(user)
-                session["login_at"] = time.time()
-                session.permanent = True
+                start_session(user)
                 return redirect(safe_next(form.next.data, home_for(user)))
     elif request.method == "POST":
         status = 400

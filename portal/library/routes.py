@@ -16,7 +16,13 @@ from flask_login import login_required
 
 from content_library import visibility
 from content_library.errors import Conflict, Invalid, NotFound
-from content_library.models import ARGUMENT_PARTS, LIST_ARGUMENT_FIELDS, STATUS_NAMES
+from content_library.models import (
+    ARGUMENT_PARTS,
+    BUYER_ARGUMENT_PARTS,
+    LIST_ARGUMENT_FIELDS,
+    REP_ONLY_ARGUMENT_FIELDS,
+    STATUS_NAMES,
+)
 from content_library.rendering import markdown_to_html
 from content_library.services import catalog, content_use
 from content_library.services import items as item_service
@@ -37,13 +43,6 @@ from .forms import ConfirmForm, ItemForm, StatusForm
 bp = Blueprint("library", __name__)
 
 
-@bp.get("/shared")
-@login_required
-def champion_home():
-    cards = catalog.champion_items(db.session, user(), date.today())
-    return render_template("library/champion_home.html", cards=cards)
-
-
 @bp.get("/content/<slug>")
 @login_required
 def item(slug: str):
@@ -58,10 +57,14 @@ def item(slug: str):
 
 
 def item_page(found, *, stage: str | None = None, feedback_form=None, status: int = 200):
-    """The item page; `stage` is the stage context the reader came from, kept on its links."""
+    """The item page; `stage` is the stage context the reader came from, kept on its links.
+    A buyer (a champion) is shown only the parts of an argument written for buyers."""
+    staff = visibility.may(user(), "see_internal_signals")
+    parts = [part for part in (ARGUMENT_PARTS if staff else BUYER_ARGUMENT_PARTS)
+             if found.argument and found.argument.get(part[0])]
     return render_template(
         "library/item.html", item=found, body_html=markdown_to_html(found.body),
-        parts=ARGUMENT_PARTS, today=date.today(),
+        parts=parts, today=date.today(),
         can_manage=visibility.may(user(), "manage_content"),
         status_form=StatusForm(), transitions=item_service.TRANSITIONS[found.status],
         verbs=item_service.TRANSITION_VERBS, status_names=STATUS_NAMES,
@@ -215,9 +218,10 @@ def new_item():
         result = _save(form)
         if result:
             flash(f"Created “{result[0].title}”.", "success")
+            _warn_if_now_external(None, result[0])
             return redirect(url_for("library.item", slug=result[0].slug))
     status = 400 if request.method == "POST" else 200
-    return render_template("library/edit.html", form=form, item=None), status
+    return _edit_page(form, None, status)
 
 
 @bp.route("/content/<slug>/edit", methods=["GET", "POST"])
@@ -229,14 +233,44 @@ def edit_item(slug: str):
     if request.method == "GET":
         _fill_from_item(form, found)
     else:
+        before = found.audience
         result = _save(form, existing=found)
         if result:
             saved, outcome = result
+            _warn_if_now_external(before, saved)
             flash("Nothing changed." if outcome == "unchanged"
                   else f"Saved version {saved.version}.", "success")
             return redirect(url_for("library.item", slug=saved.slug))
     status = 400 if request.method == "POST" else 200
-    return render_template("library/edit.html", form=form, item=found), status
+    return _edit_page(form, found, status)
+
+
+def buyer_view(argument: dict) -> tuple[list[str], list[str]]:
+    """The headings of the argument parts written here that a buyer would see, and of those
+    they never see (kept for reps), in reading order."""
+    filled = [(name, heading) for name, heading, _ in ARGUMENT_PARTS if argument.get(name)]
+    return ([heading for name, heading in filled if name not in REP_ONLY_ARGUMENT_FIELDS],
+            [heading for name, heading in filled if name in REP_ONLY_ARGUMENT_FIELDS])
+
+
+def _edit_page(form: ItemForm, found, status: int):
+    """The item form, with what a buyer would see of its argument were it external."""
+    seen, kept = buyer_view(_input(form).argument)
+    return render_template("library/edit.html", form=form, item=found, buyer_sees=seen,
+                           reps_only=kept, rep_only_names=[h for n, h, _ in ARGUMENT_PARTS
+                                                           if n in REP_ONLY_ARGUMENT_FIELDS]), status
+
+
+def _warn_if_now_external(before: str | None, saved) -> None:
+    """Tell whoever just made an argument external what a buyer will see of it."""
+    if saved.audience != "external" or before == "external" or not saved.has_argument:
+        return
+    seen, kept = buyer_view(saved.argument)
+    message = ("Now external: a buyer it is shared with sees "
+               + (", ".join(seen) if seen else "none of its argument's parts"))
+    if kept:
+        message += f"; never {', '.join(kept)}, which stay for reps"
+    flash(message + ".", "info")
 
 
 # Moves that change what reps and champions see are confirmed on a page of their own.

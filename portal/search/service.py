@@ -86,7 +86,7 @@ def _checked_search(session: Session, backend, user: User, query: SearchQuery,
     database drops means the index is behind for that item: it is refreshed and the search
     asked again, so that totals and facets count only what the person may see. When the
     index is too busy to refresh, the dropped hits are taken out of the counts instead."""
-    viewer = visibility.viewer_for(user)
+    viewer = visibility.viewer_for(user, session)
     result, match = _answer(backend, query, viewer, as_typed)
     items = _recheck(session, user, [hit.slug for hit in result.hits])
     dropped = [hit.slug for hit in result.hits if hit.slug not in items]
@@ -134,7 +134,9 @@ def search(session: Session, backend, user: User, text: str, filters: dict[str, 
                         synonyms=synonym_table(session))
     result, match, items = _checked_search(session, backend, user, query, as_typed)
     today = date.today()
-    found = [Found(catalog.card(items[hit.slug], today), hit.highlight, hit.score, hit.missing)
+    buyer = not visibility.may(user, "see_internal_signals")  # no freshness marks for them
+    found = [Found(catalog.card(items[hit.slug], today, buyer=buyer), hit.highlight, hit.score,
+                   hit.missing)
              for hit in result.hits if hit.slug in items]
     if log and text.strip() and page == 1:
         # items with only some of the words are what the rep did not find: marketing's cue
@@ -193,7 +195,7 @@ def suggestions(session: Session, backend, user: User, prefix: str, limit: int =
     prefix = (prefix or "").strip()[:64]
     if len(prefix) < 2:
         return []
-    texts = backend.suggest(prefix, visibility.viewer_for(user), limit)
+    texts = backend.suggest(prefix, visibility.viewer_for(user, session), limit)
     slugs: dict[str, list[str]] = {}
     if texts:
         rows = session.execute(select(ContentItem.title, ContentItem.slug).where(

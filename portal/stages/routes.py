@@ -21,7 +21,7 @@ def home():
     if current is None:
         return redirect(url_for("auth.login"))
     if not visibility.may(current, "browse_stages"):
-        return redirect(url_for("library.champion_home"))
+        return redirect(url_for("champions.deal_room"))
     stages = taxonomy_service.stages(db.session)
     counts = taxonomy_service.published_counts_by_stage(db.session, visibility.published_filter(current))
     # Consecutive stages of one phase form a band, in the buyer's order.

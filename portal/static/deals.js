@@ -5,14 +5,23 @@
   var timers = {};
 
   function fill(select, status, deals) {
-    // An option without a value ("No deal") is a choice of its own: it stays.
+    // An option without a value ("No deal") is a choice of its own: it stays, or is made
+    // from the list's data-no-deal words.
     Array.prototype.slice.call(select.options).forEach(function (option) {
       if (option.value !== "") select.removeChild(option);
     });
+    var none = select.getAttribute("data-no-deal");
+    if (none && select.options.length === 0) {
+      var empty = document.createElement("option");
+      empty.value = "";
+      empty.textContent = none;
+      select.appendChild(empty);
+    }
     deals.forEach(function (deal) {
       var option = document.createElement("option");
       option.value = deal.id;
       option.textContent = deal.label;
+      option.setAttribute("data-account", deal.account || "");
       select.appendChild(option);
     });
     select.disabled = select.options.length === 0;
@@ -42,6 +51,21 @@
     if (field && event.key === "Enter" && window.fetch) {
       event.preventDefault();
       field.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  });
+
+  // Inviting a champion: picking a deal fills in its account as their company, unless the
+  // rep typed a company of their own.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-fills-company]");
+    if (!select) return;
+    var company = document.getElementById(select.getAttribute("data-fills-company"));
+    var option = select.options[select.selectedIndex];
+    var account = option ? option.getAttribute("data-account") || "" : "";
+    if (!company || !account) return;
+    if (!company.value || company.value === company.getAttribute("data-filled")) {
+      company.value = account;
+      company.setAttribute("data-filled", account);
     }
   });
 })();

@@ -75,6 +75,17 @@
   });
 })();
 
+// The item form: the note on what a buyer sees shows while the audience is external.
+(function () {
+  "use strict";
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("input[name=audience]")) return;
+    document.querySelectorAll("[data-shows-for-audience]").forEach(function (note) {
+      note.hidden = note.getAttribute("data-shows-for-audience") !== event.target.value;
+    });
+  });
+})();
+
 // Facet checkboxes apply at once.
 (function () {
   "use strict";

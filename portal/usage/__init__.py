@@ -7,7 +7,7 @@ import logging
 from flask import Flask, current_app, request
 
 from content_library.models import ContentItem, Deal
-from content_library.services import usage
+from content_library.services import champions, usage
 
 from ..access import user
 from ..extensions import db
@@ -39,8 +39,12 @@ def _store(*events: usage.Event) -> None:
 
 def record(kind: str, item: ContentItem | None = None, *, stage: str | None = None,
            deal: Deal | None = None, also: usage.Event | None = None, **details) -> None:
-    """Record what the signed-in person just did. Never raises: the page is already done."""
+    """Record what the signed-in person just did. Never raises: the page is already done.
+    A champion's use of an item counts for the deal of the share that gave it to them."""
     try:
+        if deal is None and item is not None:
+            share = champions.granting_share(db.session, user(), item)
+            deal = share.deal if share is not None else None
         first = usage.event(kind, item=item, user=user(), deal=deal, stage=stage, **details)
         _store(first, *([also] if also else []))
     except Exception:
