@@ -21,6 +21,7 @@ from search_index.base import IndexBusy
 from search_index.sync import drain, refresh
 
 from .extensions import db
+from .health import is_probe
 
 log = logging.getLogger("portal.index")
 
@@ -166,7 +167,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _catch_up_once():
-        # Changes left pending by a crash are applied by the first request of each process.
-        if not state["drained"]:
+        # Changes left pending by a crash are applied by the first request of each process
+        # (a load balancer's probe does not count: it must answer at once).
+        if not state["drained"] and not is_probe():
             state["drained"] = True
             drain_pending(app)
