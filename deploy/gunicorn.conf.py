@@ -38,8 +38,10 @@ timeout = _number("PORTAL_WORKER_TIMEOUT", 60)
 # On SIGTERM or SIGHUP, requests under way get this long to finish.
 graceful_timeout = 30
 keepalive = 5
-# Heartbeats in memory, not on a disk that may stall.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# Heartbeats in memory, not on a disk that may stall (gunicorn makes its files there with
+# mkstemp: private names, so a shared folder is fine).
+_MEMORY = "/dev/shm"  # noqa: S108
+worker_tmp_dir = _MEMORY if os.path.isdir(_MEMORY) else None
 
 # The reverse proxy is the only door; gunicorn itself trusts no forwarded header (above).
 forwarded_allow_ips = ""
