@@ -15,12 +15,15 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from content_library.models import UsageEvent
+from content_library.services import items as item_service
+from content_library.services import taxonomy as taxonomy_service
 from content_library.services.index_feed import DatabaseFeed
 from portal import create_app
 from portal.extensions import db
 from portal.health import code_revision, migrations_folder
 from portal.indexing import backend
 from search_index import sync
+from tests.conftest import TAXONOMY
 
 
 def rebuild_index(app) -> None:
@@ -156,3 +159,29 @@ def test_readiness_follows_the_migrations(app_config, migrated_url):
         db.session.close()
         db.engine.dispose()
     migrated.extensions["usage"].engine.dispose()
+
+
+def test_setup_builds_a_missing_index_so_the_portal_is_healthy(app_config, migrated_url, tmp_path):
+    config = {**app_config, "DATABASE_URL": migrated_url, "INDEX_DIR": str(tmp_path / "new-index")}
+    fresh = create_app(config)
+    with fresh.app_context():
+        upgrade()
+        for kind, entries in TAXONOMY.items():
+            for position, entry in enumerate(entries):
+                taxonomy_service.merge_tag(db.session, kind, entry, position)
+        db.session.commit()
+        item_service.save_item(db.session, item_service.ItemInput(
+            slug="roi-story", title="ROI story", type="case-study", audience="external",
+            status="published", stages=("negotiating",)), None)
+    client = fresh.test_client()
+    assert client.get("/healthz").get_json()["index"] == "needs rebuild"  # only the stand-in
+    result = fresh.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    assert "library already has content" in result.output and "indexed 1 items" in result.output
+    assert assert_probe_answer(client.get("/healthz"), 200)["index"] == "ok"
+    again = fresh.test_cli_runner().invoke(args=["setup"])
+    assert "indexed 1 items" not in again.output  # a complete index is only caught up
+    with fresh.app_context():
+        db.session.close()
+        db.engine.dispose()
+    fresh.extensions["usage"].engine.dispose()
