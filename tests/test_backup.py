@@ -22,7 +22,6 @@ from sqlalchemy.engine import make_url
 from content_library.models import ContentItem, StoredFile, UsageEvent, User
 from content_library.services import backup as backup_service
 from content_library.services import items as item_service
-from content_library.services import taxonomy as taxonomy_service
 from content_library.services import usage
 from content_library.services import users as user_service
 from content_library.services.files import store_file, stored_path
@@ -30,7 +29,8 @@ from portal import create_app
 from portal.extensions import db
 from portal.health import code_revision, migrations_folder
 from portal.indexing import backend, rebuild_index
-from tests.conftest import PASSWORD, TAXONOMY, log_in
+from tests.conftest import PASSWORD, log_in
+from tests.test_serving import merge_taxonomy
 from tests.test_visibility import pdf_bytes
 
 
@@ -129,10 +129,7 @@ def fill(instance: Instance) -> None:
     """A small library: tags, items with and without files, a person, a usage event."""
     app = instance.app
     with app.app_context():
-        for kind, entries in TAXONOMY.items():
-            for position, entry in enumerate(entries):
-                taxonomy_service.merge_tag(db.session, kind, entry, position)
-        db.session.commit()
+        merge_taxonomy(db.session)
     save(app, "roi-story", summary="What the CFO saved", body="Payback in **nine** months.")
     save(app, "rival-card", audience="internal", type="battle-card", status="draft")
     save(app, "discovery-call", with_file=False, type="sales-argument",
@@ -182,10 +179,7 @@ def test_restore_refuses_a_portal_that_is_not_empty_unless_forced(instances, tmp
     assert source.run("backup", str(archive)).exit_code == 0
     target = instances("target")
     with target.app.app_context():
-        for kind, entries in TAXONOMY.items():
-            for position, entry in enumerate(entries):
-                taxonomy_service.merge_tag(db.session, kind, entry, position)
-        db.session.commit()
+        merge_taxonomy(db.session)
     save(target.app, "their-own")
     before = target.export(tmp_path / "untouched")
     result = target.run("restore", str(archive))

@@ -15,15 +15,13 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from content_library.models import UsageEvent
-from content_library.services import items as item_service
-from content_library.services import taxonomy as taxonomy_service
 from content_library.services.index_feed import DatabaseFeed
 from portal import create_app
 from portal.extensions import db
 from portal.health import code_revision, migrations_folder
 from portal.indexing import backend
 from search_index import sync
-from tests.conftest import TAXONOMY
+from tests.test_serving import one_item_library
 
 
 def rebuild_index(app) -> None:
@@ -166,13 +164,7 @@ def test_setup_builds_a_missing_index_so_the_portal_is_healthy(app_config, migra
     fresh = create_app(config)
     with fresh.app_context():
         upgrade()
-        for kind, entries in TAXONOMY.items():
-            for position, entry in enumerate(entries):
-                taxonomy_service.merge_tag(db.session, kind, entry, position)
-        db.session.commit()
-        item_service.save_item(db.session, item_service.ItemInput(
-            slug="roi-story", title="ROI story", type="case-study", audience="external",
-            status="published", stages=("negotiating",)), None)
+        one_item_library(db.session)
     client = fresh.test_client()
     assert client.get("/healthz").get_json()["index"] == "needs rebuild"  # only the stand-in
     result = fresh.test_cli_runner().invoke(args=["setup"])
