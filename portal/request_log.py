@@ -125,18 +125,18 @@ class _WithoutRequestLines(logging.Filter):
     share token with it): our line replaces it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith('"%s" %s %s'))
+        return not (isinstance(record.msg, str) and record.msg.rstrip().endswith('"%s" %s %s'))
 
 
 def _settle_logger() -> None:
-    # Configured by the operator (gunicorn's logconfig_dict, say): left as it is.
-    if log.handlers:
-        return
-    handler = _Stderr()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    # Handlers configured by the operator (gunicorn's logconfig_dict, say) are left alone.
+    if not log.handlers:
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
     werkzeug = logging.getLogger("werkzeug")
     if not any(isinstance(f, _WithoutRequestLines) for f in werkzeug.filters):
         werkzeug.addFilter(_WithoutRequestLines())

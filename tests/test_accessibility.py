@@ -34,6 +34,7 @@ SKIPPED = {
     "static": "stylesheet, script and icon files, not pages",
     "api": "the JSON API, not pages",
     "library.download": "an item's file, a download",
+    "health": "the /healthz and /readyz probes: JSON for load balancers, not pages",
 }
 
 
