@@ -151,6 +151,7 @@ def test_backup_then_restore_gives_the_same_library_and_files(instances, tmp_pat
     result = source.run("backup", str(archive))
     assert result.exit_code == 0, result.output
     head = ",".join(code_revision(source.app))
+    assert archive.stat().st_mode & 0o777 == 0o600  # it holds the whole database
     kind = backup_service.database_kind(source.app.config["DATABASE_URL"])
     assert result.output.strip() == f"backed up the {kind} database at revision {head}, 2 files to {archive}"
 

@@ -137,7 +137,9 @@ def backup(url: str, upload_dir: Path, target: Path, *, progress: Progress = qui
         manifest = Manifest(database=kind, revision=revision, files=len(present), missing=missing,
                             made_at=datetime.now(UTC).isoformat(timespec="seconds"))
         try:
-            with tarfile.open(partial, "w:gz", compresslevel=_COMPRESSION) as archive:
+            # Readable by its owner only: it holds the whole database (password hashes too).
+            with _private(partial) as raw, \
+                    tarfile.open(fileobj=raw, mode="w:gz", compresslevel=_COMPRESSION) as archive:
                 _add_bytes(archive, MANIFEST, json.dumps(asdict(manifest), indent=1).encode())
                 archive.add(snapshot, arcname=snapshot.name, recursive=False)
                 for done, sha in enumerate(present, 1):
@@ -150,6 +152,12 @@ def backup(url: str, upload_dir: Path, target: Path, *, progress: Progress = qui
         finally:
             partial.unlink(missing_ok=True)
     return manifest
+
+
+def _private(path: Path):
+    """A new file (replacing any of that name) that only its owner may read."""
+    path.unlink(missing_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -397,7 +405,7 @@ def _copy_out(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     reader = archive.extractfile(member)
-    with target.open("wb") as out:
+    with _private(target) as out:  # as private as an upload (mkstemp) is
         while chunk := reader.read(_CHUNK):
             digest.update(chunk)
             out.write(chunk)
