@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import stamp, upgrade
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from content_library.models import UsageEvent
@@ -117,21 +117,11 @@ def test_an_unreachable_database_is_named(app_config, tmp_path, database_server)
 
 
 @pytest.fixture
-def migrated_url(tmp_path, database_server):
+def migrated_url(request, tmp_path, database_server):
     """A database of its own, to migrate and stamp (SQLite, or a fresh PostgreSQL one)."""
     if not database_server:
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    name = f"portal_ready_{secrets.token_hex(4)}"
-    admin = create_engine(database_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(database_server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return f"sqlite:///{tmp_path / 'migrated.db'}"
+    return request.getfixturevalue("own_postgres_database")
 
 
 def test_readiness_follows_the_migrations(app_config, migrated_url):
