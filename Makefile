@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-all lint bench clean
+.PHONY: run serve test test-all lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ run: $(VENV)/.installed
 	$(BIN)/portal setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	$(BIN)/flask --app wsgi run --host $(HOST) --port $(PORT) --no-debugger --no-reload --with-threads
+
+# Production serving: gunicorn with deploy/gunicorn.conf.py (docs/deploy.md). Migrations are
+# a step of their own (`portal db upgrade`); /readyz says whether they are applied.
+serve: $(VENV)/.installed
+	PORTAL_BIND="$${PORTAL_BIND:-$(HOST):$(PORT)}" $(BIN)/gunicorn -c deploy/gunicorn.conf.py
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

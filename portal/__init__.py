@@ -47,6 +47,9 @@ def _defaults(instance: Path) -> dict:
         # None: nothing is sent and the pages show the link to copy.
         "SMTP_URL": None,
         "MAIL_FROM": "portal@localhost",
+        # One line per request on the portal.access logger: "json" or "text"; None chooses
+        # json in production and text otherwise (portal/request_log.py).
+        "LOG_FORMAT": None,
     }
 
 
@@ -70,9 +73,6 @@ def create_app(config: dict | None = None) -> Flask:
         raise RuntimeError("Flask's debug mode is on (FLASK_DEBUG or PORTAL_DEBUG): "
                            "it must be off with PORTAL_ENV=production.")
     _settle_numbers(app)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
     csrf.init_app(app)
@@ -80,8 +80,10 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
 
-    from . import auth, cli, errors, indexing, numbers, security, usage, views
+    from . import auth, cli, errors, forking, health, indexing, numbers, request_log, security, usage, views
 
+    forking.init_app(app)
+    health.init_app(app)
     numbers.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -92,6 +94,10 @@ def create_app(config: dict | None = None) -> Flask:
     views.init_app(app)
     usage.init_app(app)
     cli.init_app(app)
+    request_log.init_app(app)  # inside ProxyFix: it logs the client's address
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     return app
 
 

@@ -23,7 +23,8 @@ from content_library.services.index_feed import DatabaseFeed
 from search_index import sync
 
 from .extensions import db
-from .indexing import backend
+from .indexing import backend, rebuild_index
+from .progress import bars
 
 
 def _fail(message: str) -> None:
@@ -72,8 +73,10 @@ def library_group():
 @with_appcontext
 def library_import(path: Path, dry_run: bool):
     try:
-        report = exchange.import_library(db.session, path, _upload_dir(), dry_run=dry_run,
-                                         max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]))
+        with bars() as progress:
+            report = exchange.import_library(
+                db.session, path, _upload_dir(), dry_run=dry_run,
+                max_bytes=int(current_app.config["MAX_UPLOAD_BYTES"]), progress=progress)
     except exchange.ImportFailed as exc:
         _fail(str(exc))  # the first problem, and how many more: one line
     except Conflict as exc:
@@ -100,7 +103,8 @@ def index_group():
 @index_group.command("rebuild", help="Rebuild the search index from the database.")
 @with_appcontext
 def index_rebuild():
-    count = sync.rebuild(backend(), DatabaseFeed(db.session))
+    with bars() as progress:
+        count = rebuild_index(current_app._get_current_object(), progress)
     click.echo(f"indexed {count} items")
 
 
@@ -198,7 +202,8 @@ def usage_forget_old():
 
 
 @click.command("setup", help="Everything `make run` needs before serving, in one process: "
-                             "migrate, load the demo into an empty library, catch the index up.")
+                             "migrate, load the demo into an empty library, build or catch the "
+                             "index up.")
 @with_appcontext
 @click.pass_context
 def setup(ctx: click.Context):
@@ -206,6 +211,8 @@ def setup(ctx: click.Context):
 
     upgrade()
     ctx.invoke(demo_load, if_empty=True)
+    if backend().needs_rebuild():  # none yet, or the stand-in made when it was missing
+        ctx.invoke(index_rebuild)
     ctx.invoke(index_refresh_ranking)
     ctx.invoke(index_check, repair=True, quiet=True)
     ctx.invoke(usage_forget_old)
@@ -217,6 +224,10 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(setup)
     app.cli.add_command(report_group)
+    from .backups import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _create_app():
@@ -246,7 +257,8 @@ def deals_import(path: Path, crm_format: str, history: Path | None):
     from content_library.services.deals_import import import_deals
 
     try:
-        report = import_deals(db.session, path, crm_format, history=history)
+        with bars() as progress:
+            report = import_deals(db.session, path, crm_format, history=history, progress=progress)
     except exchange.ImportFailed as exc:
         _fail(str(exc))
     click.echo(report.line())

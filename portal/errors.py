@@ -11,6 +11,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from content_library.errors import NotAllowed, NotFound
 
+from .request_log import REQUEST_ID
+
 log = logging.getLogger("portal")
 
 MESSAGES = {
@@ -26,8 +28,9 @@ MESSAGES = {
 
 
 def request_id() -> str:
+    """This request's id: the one the request log gave it (and sent back as X-Request-ID)."""
     if "request_id" not in g:
-        g.request_id = secrets.token_hex(6)
+        g.request_id = request.environ.get(REQUEST_ID) or secrets.token_hex(6)
     return g.request_id
 
 

@@ -35,6 +35,9 @@ class Database:
     def session_factory(self, app: Flask) -> sessionmaker[Session]:
         return self._apps[id(app)][1]
 
+    def engine_of(self, app: Flask) -> Engine:
+        return self._apps[id(app)][0]
+
     @property
     def engine(self) -> Engine:
         return self._pair()[0]

@@ -7,20 +7,22 @@ import threading
 from pathlib import Path
 
 from flask import Flask, current_app
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from content_library.database import is_busy
 from content_library.errors import Conflict
-from content_library.models import IndexChange
+from content_library.models import ContentItem, IndexChange
+from content_library.progress import Progress, quiet
 from content_library.services.index_feed import DatabaseFeed, records_for
 from search_index import create_backend
 from search_index.base import IndexBusy
-from search_index.sync import drain, refresh
+from search_index.sync import drain, rebuild, refresh
 
 from .extensions import db
+from .health import is_probe
 
 log = logging.getLogger("portal.index")
 
@@ -36,6 +38,34 @@ def backend(app: Flask | None = None):
             options["dsn"] = postgres_dsn(app)
         found = app.extensions["search"] = create_backend(app.config["SEARCH_BACKEND"], **options)
     return found
+
+
+class _Counted:
+    """A feed whose `everything()` tells progress how many items it has handed over."""
+
+    def __init__(self, feed: DatabaseFeed, progress: Progress, total: int) -> None:
+        self._feed, self._progress, self._total = feed, progress, total
+
+    def __getattr__(self, name: str):
+        return getattr(self._feed, name)
+
+    def everything(self):
+        for done, record in enumerate(self._feed.everything(), 1):
+            yield record
+            self._progress(INDEXING, done, self._total)
+
+
+INDEXING = "indexing items"
+
+
+def rebuild_index(app: Flask, progress: Progress = quiet) -> int:
+    """Rebuild the whole search index from the database (`index rebuild`, `restore`)."""
+    session = db.session_factory(app)()
+    try:
+        total = session.scalar(select(func.count()).select_from(ContentItem)) or 0
+        return rebuild(backend(app), _Counted(DatabaseFeed(session), progress, total))
+    finally:
+        session.close()
 
 
 def postgres_dsn(app: Flask) -> str:
@@ -166,7 +196,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _catch_up_once():
-        # Changes left pending by a crash are applied by the first request of each process.
-        if not state["drained"]:
+        # Changes left pending by a crash are applied by the first request of each process
+        # (a load balancer's probe does not count: it must answer at once).
+        if not state["drained"] and not is_probe():
             state["drained"] = True
             drain_pending(app)

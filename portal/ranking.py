@@ -20,6 +20,7 @@ from search_index.base import IndexBusy
 from search_index.sync import refresh
 
 from .extensions import db
+from .health import is_probe
 from .indexing import backend
 
 log = logging.getLogger("portal.ranking")
@@ -51,7 +52,7 @@ def init_app(app: Flask) -> None:
     def _refresh_daily():
         # The first request of each process, then at most daily: usage fades by the week.
         now = time.monotonic()
-        if now < state["due"]:
+        if now < state["due"] or is_probe():
             return
         state["due"] = now + REFRESH_EVERY_SECONDS
         try:

@@ -41,6 +41,7 @@ SKIPPED = {
     "business_cases.template_fields": "needs a template item: in extra_pages() with the "
                                       "business case",
     "buyer.download": "an item's file through a share link, a download",
+    "health": "the /healthz and /readyz probes: JSON for load balancers, not pages",
 }
 
 

@@ -22,6 +22,7 @@ from content_library.services import items as item_service
 from content_library.services import users as user_service
 from portal import create_app
 from portal.extensions import db
+from portal.health import PROBES
 from tests.conftest import PASSWORD, csrf_from, log_in, page_token
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -165,7 +166,8 @@ def test_get_requests_change_nothing(app, admin_client):
         # Even a GET carrying a whole form's fields and a token acts on nothing.
         response = client.get(sample_url(rule, values),
                               query_string=dict(EVERYTHING, csrf_token=token))
-        assert response.status_code < 500, rule.rule
+        # (A probe's 503 says the test database is not migrated: state, not this request.)
+        assert response.status_code < 500 or rule.endpoint in PROBES, rule.rule
     assert table_rows(app) == before
     assert client.get("/logout").status_code == 405  # log-out is a form, never a link
     assert client.get("/admin/users").status_code == 200

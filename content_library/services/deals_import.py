@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from ..database import begin_write
 from ..models import Deal, DealStageEntry, utcnow
+from ..progress import Progress, quiet
 from .crm_exports import DealRow, ReadFailed, StageRow, read_deals, read_history
 from .deal_stages import StageNames
 from .exchange import ImportFailed
 
+SAVING_DEALS = "saving deals"  # the step progress hears of
 DEAL_FIELDS = ("name", "account", "amount", "currency", "crm_stage", "stage", "created_on",
                "close_date", "is_closed", "outcome", "loss_reason", "forecast_category")
 
@@ -44,10 +46,12 @@ class DealsReport:
 
 
 def import_deals(session: Session, path: Path, crm_format: str, *,
-                 history: Path | None = None, dry_run: bool = False) -> DealsReport:
+                 history: Path | None = None, dry_run: bool = False,
+                 progress: Progress = quiet) -> DealsReport:
     """Read everything first, so a bad row anywhere leaves the database untouched.
 
-    A dry run does all the work, counts included, then rolls it back."""
+    A dry run does all the work, counts included, then rolls it back. `progress` hears of
+    each deal saved."""
     try:
         export = read_deals(path, crm_format)
         rows = export.deals
@@ -58,7 +62,7 @@ def import_deals(session: Session, path: Path, crm_format: str, *,
         raise ImportFailed(exc.problems) from None
     begin_write(session)
     try:
-        report = _store(session, crm_format, rows, stage_rows)
+        report = _store(session, crm_format, rows, stage_rows, progress)
         if dry_run:
             session.rollback()
         else:
@@ -70,11 +74,12 @@ def import_deals(session: Session, path: Path, crm_format: str, *,
 
 
 def _store(session: Session, source: str, rows: list[DealRow],
-           stage_rows: list[StageRow]) -> DealsReport:
+           stage_rows: list[StageRow], progress: Progress = quiet) -> DealsReport:
     names = StageNames(session)
     deals = {d.crm_id: d for d in session.scalars(select(Deal).where(Deal.source == source))}
     status: dict[str, str] = {}  # crm id -> created, updated or unchanged
-    for row in rows:
+    for done, row in enumerate(rows, 1):
+        progress(SAVING_DEALS, done, len(rows))
         values = _values(row, names)
         deal = deals.get(row.crm_id)
         if deal is None:

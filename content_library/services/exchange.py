@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..database import begin_write
 from ..errors import Invalid
 from ..models import ARGUMENT_FIELDS, TAG_MODELS, ContentItem, User
+from ..progress import Progress, quiet
 from . import taxonomy as taxonomy_service
 from .files import (
     DEFAULT_MAX_BYTES,
@@ -33,6 +34,9 @@ ITEM_KEYS = (
 TAG_KEYS = {"slug", "name", "description"}
 STAGE_KEYS = TAG_KEYS | {"phase", "buyer_goal", "exit_criteria"}
 LIST_KEYS = ("stages", "stakeholders", "solutions", "verticals")
+# The steps an import tells its progress about.
+CHECKING_FILES = "checking files"
+SAVING_ITEMS = "saving items"
 
 
 @dataclass
@@ -181,9 +185,11 @@ def _resolve_file(folder: Path, value, problems: list[str], where: str) -> Path 
 
 
 def import_library(session: Session, path: Path, upload_dir: Path, *, actor: User | None = None,
-                   dry_run: bool = False, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportReport:
+                   dry_run: bool = False, max_bytes: int = DEFAULT_MAX_BYTES,
+                   progress: Progress = quiet) -> ImportReport:
     """Import an exchange file. Every problem is found before anything is written; any
-    problem means nothing is imported. A dry run checks and counts, then rolls back."""
+    problem means nothing is imported. A dry run checks and counts, then rolls back.
+    `progress` hears of each file checked and each item saved."""
     path = Path(path)
     name = path.name
     data = read_exchange_file(path)
@@ -217,12 +223,17 @@ def import_library(session: Session, path: Path, upload_dir: Path, *, actor: Use
     # Checking files and reading their text is the slow part: done before the write lock.
     received: list[ReceivedFile | None] = []
     try:
+        with_files = sum(1 for _, file_path, _ in inputs if file_path is not None)
+        checked = 0
         for _, file_path, where in inputs:
             received.append(_receive(upload_dir, file_path, max_bytes, problems, where))
+            if file_path is not None:
+                checked += 1
+                progress(CHECKING_FILES, checked, with_files)
         if problems:
             raise ImportFailed(problems)
         return _write_import(session, taxonomy, inputs, received, upload_dir, actor, name,
-                             dry_run)
+                             dry_run, progress)
     finally:
         for file in received:
             if file is not None:
@@ -242,7 +253,8 @@ def _receive(upload_dir: Path, file_path: Path | None, max_bytes: int, problems:
 
 
 def _write_import(session: Session, taxonomy: dict, inputs: list, received: list,
-                  upload_dir: Path, actor: User | None, name: str, dry_run: bool) -> ImportReport:
+                  upload_dir: Path, actor: User | None, name: str, dry_run: bool,
+                  progress: Progress) -> ImportReport:
     report = ImportReport()
     begin_write(session)
     try:
@@ -252,10 +264,11 @@ def _write_import(session: Session, taxonomy: dict, inputs: list, received: list
                 if outcome != "unchanged":
                     report.taxonomy[kind] = report.taxonomy.get(kind, 0) + 1
         session.flush()
-        for (data_in, _, _), incoming in zip(inputs, received, strict=True):
+        for done, ((data_in, _, _), incoming) in enumerate(zip(inputs, received, strict=True), 1):
             file = keep_file(session, upload_dir, incoming) if incoming else None
             _, outcome = apply_item(session, data_in, actor, note=f"Imported from {name}", file=file)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            progress(SAVING_ITEMS, done, len(inputs))
         session.flush()
     except BaseException:
         session.rollback()

@@ -148,6 +148,13 @@ class Recorder:
         self._forget_daily()
         return True
 
+    def after_fork(self) -> None:
+        """In a process forked from this one: the connections and the events waiting are
+        the parent's (it writes them); this process opens and keeps its own."""
+        self.engine.dispose(close=False)
+        self._lock = threading.Lock()
+        self._backlog.clear()
+
     def flush(self) -> bool:
         """Store whatever is waiting (called at a normal exit too)."""
         return self.record() if self._backlog else True
