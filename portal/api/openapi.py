@@ -211,6 +211,8 @@ SCHEMAS: dict[str, dict] = {
     },
     "NewShare": {
         "type": "object", "required": ["content", "recipient", "expires_in_days"],
+        "examples": [{"content": EXAMPLE_SLUGS, "deal": None,
+                      "recipient": "cfo@contoso-health.example", "expires_in_days": 14}],
         "properties": {
             "content": {"type": "array", "items": SLUG, "minItems": 1},
             "deal": {"type": ["string", "null"], "description": "the deal's CRM id"},
@@ -227,6 +229,8 @@ SCHEMAS: dict[str, dict] = {
     },
     "TemplateValues": {
         "type": "object", "required": ["values"],
+        "examples": [{"values": {"project_name": "Forecasting you can sign off",
+                                 "annual_revenue": "250,000,000"}, "company": "Contoso Health"}],
         "properties": {
             "values": {"type": "object", "description": "field name: value, as typed",
                        "additionalProperties": {"type": ["string", "number"]}},
