@@ -167,8 +167,18 @@ def sign_in(port: int, email: str) -> str:
     except urllib.error.HTTPError as answer:
         if answer.code not in (302, 303):
             raise SystemExit(f"signing in {email} failed: {answer.code}") from None
-        return answer.headers["Set-Cookie"].split(";")[0]
-    raise SystemExit(f"signing in {email} did not redirect")
+        cookie = answer.headers["Set-Cookie"].split(";")[0]
+    else:
+        raise SystemExit(f"signing in {email} did not redirect")
+    # Signing in starts a new session; its CSRF secret comes with the first page that has a
+    # form (the header's sign-out button). The users send this cookie, never a newer one.
+    try:
+        with opener.open(urllib.request.Request(f"http://127.0.0.1:{port}/stages",
+                                                headers={"Cookie": cookie})) as page:
+            fresh = page.headers["Set-Cookie"]
+    except urllib.error.HTTPError as answer:
+        fresh = answer.headers["Set-Cookie"]
+    return fresh.split(";")[0] if fresh else cookie
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -323,8 +333,10 @@ def run_once(args, env: dict[str, str], workers: int, folder: Path, results: lis
     print(f"  {check}")
     log = (folder / f"portal-{stamp}.log").read_text()
     troubles = [line for line in log.splitlines() if "Traceback" in line or '"level": "ERROR"' in line
-                or "not recorded" in line or "WORKER TIMEOUT" in line]
-    print(f"  server log: {len(troubles)} errors or lost events"
+                or "dropped" in line and "0 dropped" not in line or "WORKER TIMEOUT" in line]
+    retried = sum("not recorded yet" in line for line in log.splitlines())
+    print(f"  server log: {retried} usage writes retried by the recorder, "
+          f"{len(troubles)} errors or dropped events"
           + (f" (first: {troubles[0][:200]})" if troubles else ""))
     print(f"  load average after: {load_average()}")
     results.append({"workers": workers, "ceiling": top["total"], "portal": portal["total"],
