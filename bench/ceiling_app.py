@@ -8,10 +8,12 @@ no work at all behind a page.
 
 from flask import Flask
 
-# About 5 KB of HTML, made once: the size of a small portal page without its work.
-PAGE = ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Ceiling</title></head><body>"
-        + "<p>The same bytes every time, nothing read, nothing written.</p>\n" * 80
-        + "</body></html>\n").encode()[:5120]
+# Exactly 5 KB of HTML, made once: the size of a small portal page without its work.
+_HEAD = "<!doctype html><html lang=en><head><meta charset=utf-8><title>Ceiling</title></head><body>\n"
+_TAIL = "</body></html>\n"
+_LINE = "<p>The same bytes every time, nothing read, nothing written.</p>\n"
+_FILL = 5120 - len(_HEAD) - len(_TAIL)
+PAGE = (_HEAD + _LINE * (_FILL // len(_LINE)) + " " * (_FILL % len(_LINE)) + _TAIL).encode()
 
 app = Flask(__name__)
 

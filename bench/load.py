@@ -146,6 +146,8 @@ def plan(args, env: dict[str, str], folder: Path) -> dict:
     rng = random.Random(args.seed)
     synthetic = [slug for slug in published if slug.startswith("item-")]
     common = vocabulary(random.Random(args.seed))[:400]  # the words exchange_file favours
+    if args.stage_pages == "demo":  # the synthetic stages hold some 1,700 items each
+        stages = [slug for slug in stages if not slug.startswith("stage-")]
     return {"stages": stages, "items": rng.sample(published, min(3000, len(published))),
             "words": DEMO_WORDS + rng.sample(common, 200),
             "edit_groups": 64, "edit_slugs": rng.sample(synthetic, min(64 * 20, len(synthetic)))}
@@ -358,6 +360,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--client", choices=("fast", "requests"), default="fast",
                         help="Locust's FastHttpUser (default) or HttpUser (python-requests)")
+    parser.add_argument("--stage-pages", choices=("all", "demo"), default="all",
+                        help="ask for every stage page, or only the demo library's stages")
     parser.add_argument("--seed", type=int, default=20261123)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
