@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlencode
@@ -149,8 +150,9 @@ class PortalUser(Client):
         fields = []
         for name, value in item_form(page.text):
             if name == "summary":
-                # A new marker each time, so every save is a change (a new version).
-                value = re.sub(r" lb\d+$", "", value.strip()) + f" lb{self.rng.randrange(10**9)}"
+                # A new marker each time, in this run and the next, so every save is a change
+                # (a new version): the same summary again would be "Nothing changed".
+                value = re.sub(r" lb\d+$", "", value.strip()) + f" lb{time.time_ns()}"
             elif name == "note":
                 value = EDIT_NOTE
             fields.append((name, value))
