@@ -302,6 +302,11 @@ def run_once(args, env: dict[str, str], workers: int, folder: Path, results: lis
         ceiling.stop()
     print(f"  ceiling (5 KB page) {figures(top['total'])}")
 
+    # What a deployment runs before serving (docs/deploy.md): among others, the search ranking
+    # refreshed from the usage so far. Otherwise the first request of a worker does it, holding
+    # the index's writer lock (re-indexing up to 500 items took 68 s at load 9), and edits in
+    # the meantime wait 5 s for it, then leave their index changes pending.
+    portal_command(env, "setup")
     before = counts(env)
     server = Server(env, workers, folder / f"portal-{stamp}.log")
     try:
