@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from end_to_end import exchange_file, vocabulary  # noqa: E402
-from locustfile import EDIT_NOTE  # noqa: E402
+from load_forms import EDIT_NOTE  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DEMO_WORDS = ["roi", "security", "pricing", "case study", "onboarding", "cfo", "integration",

@@ -1,17 +1,14 @@
 """bench/load.py's users post the item form the way a browser would: the fields read back from
 the edit page (with a multi-line body, checked stages, chosen selects) save a new version with
-only the summary changed. Locust is in the `bench` extra: skipped without it."""
+only the summary changed."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import pytest
-
+from bench import load_forms
 from content_library.models import ContentItem
 from portal.extensions import db
-
-locustfile = pytest.importorskip("bench.locustfile", reason="Locust is in the bench extra")
 
 
 def test_the_form_read_back_saves_a_new_version_with_only_the_summary_changed(
@@ -21,10 +18,10 @@ def test_the_form_read_back_saves_a_new_version_with_only_the_summary_changed(
     _, email = make_user("manager")
     client = login(email)
     page = client.get("/content/roi-story/edit").get_data(as_text=True)
-    fields = dict(locustfile.item_form(page))
+    fields = dict(load_forms.item_form(page))
     assert fields["body"] == "First line\n\nSecond paragraph"  # no line break added in front
     sent = [(name, value + " lb1" if name == "summary" else value)
-            for name, value in locustfile.item_form(page)]
+            for name, value in load_forms.item_form(page)]
     assert [value for name, value in sent if name == "stages"] == ["understanding-offerings", "negotiating"]
 
     answer = client.post("/content/roi-story/edit", data=urlencode(sent),
