@@ -175,7 +175,7 @@ def sign_in(port: int, email: str) -> str:
     # Signing in starts a new session; its CSRF secret comes with the first page that has a
     # form (the header's sign-out button). The users send this cookie, never a newer one.
     try:
-        with opener.open(urllib.request.Request(f"http://127.0.0.1:{port}/stages",
+        with opener.open(urllib.request.Request(f"http://127.0.0.1:{port}/",
                                                 headers={"Cookie": cookie})) as page:
             fresh = page.headers["Set-Cookie"]
     except urllib.error.HTTPError as answer:
