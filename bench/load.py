@@ -13,8 +13,10 @@ For each worker count: first the ceiling, a bare Flask app serving a fixed 5 KB 
 (bench/ceiling_app.py) under the same gunicorn settings (deploy/gunicorn.conf.py), then the
 portal, both driven by the same Locust users for the same time (bench/locustfile.py): 60%
 search and stage pages, 25% item pages, 10% usage writes (POST /api/v1/usage), 5% edits
-through the item form. Prints requests per second, p50/p95/p99, errors, the pages slowest at
-p95, and afterwards whether every write the portal acknowledged is in the database and whether
+through the item form (as the demo manager; each user edits items of its own). Before each
+portal run, `portal setup`, as a deployment does. Prints requests per second, p50/p95/p99,
+errors, per page the client's times and the worker's own (from the portal's request log), and
+afterwards whether every write the portal acknowledged is in the database and whether
 the index agrees with it (`portal index check`). The machine's load average is printed before
 and after: on a shared machine compare the portal with the ceiling measured in the same
 minutes. Figures in docs/performance.md.
@@ -132,7 +134,7 @@ def sql(env: dict[str, str], query: str, **values):
         engine.dispose()
 
 
-def plan(args, env: dict[str, str], folder: Path) -> dict:
+def plan(args, env: dict[str, str]) -> dict:
     """What the Locust users ask for: stage slugs, published item slugs, search words, and each
     user's own items to edit."""
     from sqlalchemy import create_engine, text
@@ -313,7 +315,7 @@ def run_once(args, env: dict[str, str], workers: int, folder: Path, results: lis
         token = portal_command(env, "users", "token", API_USER)
         cookies = {"rep_cookie": sign_in(PORT, REP), "manager_cookie": sign_in(PORT, MANAGER)}
         plan_file = folder / "plan.json"
-        plan_file.write_text(json.dumps({**plan(args, env, folder), **cookies, "token": token}))
+        plan_file.write_text(json.dumps({**plan(args, env), **cookies, "token": token}))
         counted = folder / f"acknowledged-{stamp}.json"
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         portal = swarm(args, "PortalUser", folder / f"portal-{stamp}",
