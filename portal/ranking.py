@@ -26,9 +26,13 @@ from .indexing import backend
 log = logging.getLogger("portal.ranking")
 
 REFRESH_EVERY_SECONDS = 24 * 3600
-# At most this many items are re-indexed per refresh, so a request that runs it stays
-# short; the rest move at the next refresh (or by `index refresh-ranking`, which loops).
+# At most this many items are re-indexed per refresh; the rest move at the next refresh (or by
+# `index refresh-ranking`, which loops, and which the daily timer of docs/deploy.md runs).
 REFRESH_BATCH = 500
+# A request pays for its process's daily refresh: far fewer, so it holds the index's writer
+# lock briefly (500 at once on a 10,000-item index held it for a minute under load, and every
+# edit meanwhile waited out its timeout: bench/load.py).
+REQUEST_BATCH = 50
 
 
 def refresh_ranking(app: Flask, limit: int | None = REFRESH_BATCH) -> int:
@@ -56,7 +60,7 @@ def init_app(app: Flask) -> None:
             return
         state["due"] = now + REFRESH_EVERY_SECONDS
         try:
-            refresh_ranking(app)
+            refresh_ranking(app, limit=REQUEST_BATCH)
         except IndexBusy:
             log.warning("search index busy: usage ranking left for the next refresh")
         except SQLAlchemyError:

@@ -124,3 +124,23 @@ def test_items_never_used_keep_their_fingerprints(app, make_item):
     with app.app_context():
         fingerprint = backend().fingerprints()["quiet-item"]
     assert len(fingerprint) == 32 and indexed_score(fingerprint) == 0.0
+
+
+def test_a_request_moves_a_small_batch_and_the_command_moves_the_rest(
+        app, app_config, make_item, make_user, runner, monkeypatch):
+    # A request holds the index's writer lock only for a few records; the daily command
+    # (and `portal setup`) catch up with everything.
+    from portal import create_app, ranking
+    from tests.conftest import log_in
+
+    slugs = [f"used-{n}" for n in range(3)]
+    for slug in slugs:
+        make_item(slug, title=f"Forecast sheet {slug}")
+        use(app, slug, 30, kind="used_in_deal", days_ago=0.5)
+    monkeypatch.setattr(ranking, "REQUEST_BATCH", 1)
+    _, email = make_user("rep")
+    log_in(create_app(app_config).test_client(), email)
+    with app.app_context():
+        scores = [indexed_score(backend().fingerprints()[slug]) for slug in slugs]
+    assert sorted(scores) == [0, 0, 0.6]
+    assert "usage ranking: 2 items" in runner.invoke(args=["index", "refresh-ranking"]).output
