@@ -18,11 +18,33 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, Request, build_opener
 
+from portal import create_app
+from portal.extensions import db
 from tests.conftest import PASSWORD, csrf_from
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 PORTAL = Path(sys.executable).parent / "portal"
+
+
+@contextmanager
+def app_on(settings: dict):
+    """The app on these settings, inside its context (db.session is its database); every
+    connection it opened (database, usage recorder, search) is closed when the block ends,
+    so none is left to the servers started next or in the way of dropping the database."""
+    app = create_app({**settings, "TESTING": True})
+    try:
+        with app.app_context():
+            try:
+                yield app
+            finally:
+                db.session.close()
+                db.engine.dispose()
+    finally:
+        search = app.extensions.get("search")
+        if hasattr(search, "close"):
+            search.close()
+        app.extensions["usage"].engine.dispose()
 
 
 def portal_env(settings: dict) -> dict:

@@ -20,13 +20,12 @@ from content_library.services import users as user_service
 from content_library.services.index_feed import DatabaseFeed
 from content_library.services.share_links import MISS_LIMIT
 from content_library.services.users import THROTTLE_LIMIT
-from portal import create_app
 from portal.extensions import db
 from portal.indexing import backend
 from search_index import sync
 from tests.browser_support import free_port
 from tests.conftest import PASSWORD
-from tests.gunicorn_support import Visitor, gunicorn
+from tests.gunicorn_support import Visitor, app_on, gunicorn
 from tests.search_library import fresh_database
 from tests.test_serving import one_item_library
 
@@ -50,8 +49,7 @@ class Hosts:
 def _seed(settings: dict) -> tuple[dict, dict]:
     """The schema, one published item ("roi-story"), the people, their API tokens, and the
     search index built: done once, before either host starts."""
-    app = create_app({**settings, "TESTING": True})
-    with app.app_context():
+    with app_on(settings) as app:
         Base.metadata.create_all(db.engine)
         one_item_library(db.session)
         ids, tokens = {}, {}
@@ -61,10 +59,6 @@ def _seed(settings: dict) -> tuple[dict, dict]:
                 email=email, name=key.title(), role=role, password=PASSWORD)).id
             tokens[key] = user_service.issue_token(db.session, email)
         sync.rebuild(backend(app), DatabaseFeed(db.session))
-        backend(app).close()
-        db.session.close()
-        db.engine.dispose()
-    app.extensions["usage"].engine.dispose()
     return ids, tokens
 
 
