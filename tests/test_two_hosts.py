@@ -5,17 +5,23 @@ is found by search, failed log-ins and forged share links are counted together, 
 deactivation ends the person's sessions everywhere. Nothing is shared between the hosts but
 the database (and the secret key, as every host of a deployment has it).
 
+The whole module runs twice: with every throttle counting in the database, and with
+PORTAL_REDIS_URL set, where the share-page throttle counts in Redis (log-ins stay in the
+database either way).
+
 Both hosts believe one reverse proxy (PORTAL_TRUSTED_PROXIES=1): each test's visitors come
 from their own forwarded address, so the throttles of one test do not reach another.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func, select
 
-from content_library.models import Base
+from content_library.models import Base, LoginFailure
 from content_library.services import users as user_service
 from content_library.services.index_feed import DatabaseFeed
 from content_library.services.share_links import MISS_LIMIT
@@ -27,6 +33,7 @@ from tests.browser_support import free_port
 from tests.conftest import PASSWORD
 from tests.gunicorn_support import Visitor, app_on, gunicorn
 from tests.search_library import fresh_database
+from tests.test_rate_limits import need_redis
 from tests.test_serving import one_item_library
 
 pytestmark = pytest.mark.postgres
@@ -44,6 +51,7 @@ class Hosts:
     b: int  # host B's port
     tokens: dict[str, str]  # API tokens by PEOPLE key
     ids: dict[str, int]  # user ids by PEOPLE key
+    settings: dict  # the PORTAL_* settings both hosts run with
 
 
 def _seed(settings: dict) -> tuple[dict, dict]:
@@ -62,17 +70,27 @@ def _seed(settings: dict) -> tuple[dict, dict]:
     return ids, tokens
 
 
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
+@pytest.fixture(scope="module", params=["database", "redis"], ids=["counts-in-database", "counts-in-redis"])
+def hosts(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("two-hosts")
+    counts = ({"REDIS_URL": need_redis(), "REDIS_KEY_PREFIX": f"portal-hosts-{secrets.token_hex(6)}"}
+              if request.param == "redis" else {})
     with fresh_database("portal_hosts") as url:
         settings = {"DATABASE_URL": url, "SEARCH_BACKEND": "postgres",
                     "SECRET_KEY": "hosts-" + "k" * 40, "TRUSTED_PROXIES": 1,
-                    "UPLOAD_DIR": str(folder / "files"), "INDEX_DIR": str(folder / "unused-index")}
+                    "UPLOAD_DIR": str(folder / "files"), "INDEX_DIR": str(folder / "unused-index"),
+                    **counts}
         ids, tokens = _seed(settings)
         a, b = free_port(PORTS_A), free_port(PORTS_B)
         with gunicorn(settings, a, folder / "host-a.log"), gunicorn(settings, b, folder / "host-b.log"):
-            yield Hosts(a, b, tokens, ids)
+            yield Hosts(a, b, tokens, ids, settings)
+
+
+def _rows(hosts: Hosts, prefix: str) -> int:
+    """Attempts the database holds under keys starting with `prefix`."""
+    with app_on(hosts.settings):
+        return db.session.scalar(select(func.count()).select_from(LoginFailure).where(
+            LoginFailure.key.startswith(prefix)))
 
 
 def _found(port: int, token: str, words: str) -> list[str]:
@@ -112,6 +130,7 @@ def test_failed_log_ins_on_both_hosts_count_together(hosts):
 
     statuses = [guess(port).status for port in _alternating(hosts, THROTTLE_LIMIT)]
     assert statuses == [401] * THROTTLE_LIMIT  # five on each host: neither alone is at the limit
+    assert _rows(hosts, f"account:{PEOPLE['guessed']}") == THROTTLE_LIMIT  # Redis or not
     for port in (hosts.a, hosts.b):
         refused = guess(port, PASSWORD)  # even the right password is not checked now
         assert refused.status == 429, refused.text[:500]
@@ -136,6 +155,8 @@ def test_forged_share_links_on_both_hosts_count_together(hosts):
         assert int(refused.headers["Retry-After"]) > 0
     # Another address is not held back by this one's guesses.
     assert Visitor("198.51.100.31").get(hosts.b, f"/s/{forged[0]}").status == 404
+    in_redis = "REDIS_URL" in hosts.settings
+    assert _rows(hosts, "share-miss:198.51.100.30") == (0 if in_redis else MISS_LIMIT)
 
 
 def test_deactivating_on_one_host_ends_the_sessions_on_the_other(hosts):
