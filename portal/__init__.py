@@ -50,6 +50,11 @@ def _defaults(instance: Path) -> dict:
         # One line per request on the portal.access logger: "json" or "text"; None chooses
         # json in production and text otherwise (portal/request_log.py).
         "LOG_FORMAT": None,
+        # Redis for the share-page and generation throttles (portal/rate_limits.py), e.g.
+        # redis://127.0.0.1:6379/0; None keeps them in the database with the others. Every key
+        # starts with REDIS_KEY_PREFIX, so deployments sharing one Redis never count together.
+        "REDIS_URL": None,
+        "REDIS_KEY_PREFIX": "portal",
     }
 
 
@@ -85,6 +90,8 @@ def create_app(config: dict | None = None) -> Flask:
     forking.init_app(app)
     health.init_app(app)
     numbers.init_app(app)
+    from . import rate_limits  # the throttles' counts in Redis, when PORTAL_REDIS_URL is set
+    rate_limits.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

@@ -241,17 +241,39 @@ def libpq(url) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def scratch_database():
-    """The SQLAlchemy URL of a database made for this session; dropped after it."""
+def reach_server() -> psycopg.Connection:
+    """An autocommit connection to the test server. Skips, saying why, when it does not
+    answer; fails instead under PORTAL_REQUIRE_POSTGRES."""
     server = _server_url()
     try:
-        admin = psycopg.connect(libpq(server), autocommit=True, connect_timeout=3)
+        return psycopg.connect(libpq(server), autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         reason = f"PostgreSQL is not reachable at {server.render_as_string()}: {exc}".splitlines()[0]
         if os.environ.get("PORTAL_REQUIRE_POSTGRES"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+@contextmanager
+def fresh_database(prefix: str):
+    """A new database on the test server, as the app's SQLAlchemy URL (psycopg); dropped
+    afterwards even if other processes (gunicorn workers, say) left connections open."""
+    admin = reach_server()
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield _server_url().set(drivername="postgresql+psycopg", database=name).render_as_string(
+                hide_password=False)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def scratch_database():
+    """The SQLAlchemy URL of a database made for this session; dropped after it."""
+    server = _server_url()
+    admin = reach_server()
     name = f"portal_search_{secrets.token_hex(4)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from portal.indexing import backend
 from search_index import sync
 from tests.browser_support import free_port
 from tests.conftest import TAXONOMY
+from tests.gunicorn_support import stop
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = range(5191, 5199)
@@ -160,12 +160,7 @@ def test_two_workers_answer_correctly(settings, tmp_path, preload, database_url)
                         assert [stage["slug"] for stage in body] == [s["slug"] for s in TAXONOMY["stages"]]
         assert len(workers) == 2, workers
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
     assert not errors, log.read_text()[-3000:]
 

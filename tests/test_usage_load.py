@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -21,7 +20,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -33,7 +31,8 @@ from portal import create_app
 from portal.extensions import db
 from tests.browser_support import free_port
 from tests.conftest import TAXONOMY
-from tests.search_library import _server_url, libpq
+from tests.gunicorn_support import stop
+from tests.search_library import fresh_database
 
 PORTS = range(5181, 5190)  # the loopback ports this test may use
 EVENTS = 1_000
@@ -47,22 +46,8 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'portal.db'}"
         return
-    server = _server_url()
-    try:
-        admin = psycopg.connect(libpq(server), autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL is not reachable: {exc}".splitlines()[0]
-        if os.environ.get("PORTAL_REQUIRE_POSTGRES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"portal_usage_{secrets.token_hex(4)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield server.set(drivername="postgresql+psycopg", database=name).render_as_string(
-                hide_password=False)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("portal_usage") as url:
+        yield url
 
 
 @pytest.fixture
@@ -96,11 +81,7 @@ def portal(database_url, tmp_path):
         _wait_until_serving(port, server, log)
         yield app, port, token, server
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, grace=20)
         with app.app_context():
             db.session.close()
             db.engine.dispose()

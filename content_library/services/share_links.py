@@ -324,16 +324,23 @@ def shared_file(link: ShareLink, slug: str) -> ContentItem:
     return item
 
 
-def take_turn(session: Session, address: str, now: datetime | None = None) -> None:
-    """Count one request to a share page from this address; Throttled past either limit."""
+def _miss_limit(address: str) -> throttle.Limit:
+    return throttle.Limit(f"share-miss:{address}", MISS_LIMIT, counts=False)
+
+
+def take_turn(session: Session, address: str, now: datetime | None = None,
+              shared: throttle.SharedCounts | None = None) -> None:
+    """Count one request to a share page from this address; Throttled past either limit.
+    Counted in `shared` (Redis) when given, else in the database."""
     throttle.take_turn(session, [throttle.Limit(f"share-open:{address}", OPEN_LIMIT),
-                                 throttle.Limit(f"share-miss:{address}", MISS_LIMIT, counts=False)],
-                       now, what="requests for shared pages")
+                                 _miss_limit(address)],
+                       now, what="requests for shared pages", shared=shared)
 
 
-def note_miss(session: Session, address: str, now: datetime | None = None) -> None:
+def note_miss(session: Session, address: str, now: datetime | None = None,
+              shared: throttle.SharedCounts | None = None) -> None:
     """A forged, expired or revoked link was asked for from this address."""
-    throttle.record(session, f"share-miss:{address}", now)
+    throttle.record(session, _miss_limit(address), now, shared=shared)
 
 
 def note_open(session: Session, link: ShareLink, activity_path: str,

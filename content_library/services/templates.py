@@ -451,16 +451,21 @@ def document_name(item: ContentItem, company: str, kind: str) -> str:
     return f"{who} - {short}.{kind}" if who else f"{short}.{kind}"
 
 
-def count_generation(session: Session, client: Sequence[str]) -> None:
+def count_generation(session: Session, client: Sequence[str],
+                     shared: throttle.SharedCounts | None = None) -> None:
     """Count one generation against each of the client's keys ("user:7", "address:…",
-    "share:3"); raises throttle.Throttled past GENERATE_LIMIT within GENERATE_WINDOW."""
+    "share:3"), in `shared` (Redis) when given, else in the database; raises
+    throttle.Throttled past GENERATE_LIMIT within GENERATE_WINDOW."""
     throttle.take_turn(session, [throttle.Limit(f"generate:{key}", GENERATE_LIMIT)
-                                 for key in client], what="documents in a short time")
+                                 for key in client], what="documents in a short time",
+                       shared=shared)
 
 
 def generate(session: Session, item: ContentItem, values: Mapping[str, object], company: str,
-             upload_dir: Path, *, client: Sequence[str]) -> FilledDocument:
-    """Check the values, count the generation against the client, and fill the template.
+             upload_dir: Path, *, client: Sequence[str],
+             shared: throttle.SharedCounts | None = None) -> FilledDocument:
+    """Check the values, count the generation against the client (see count_generation),
+    and fill the template.
 
     Raises NotFound for an item that is not a template (or whose file is gone), Invalid with a
     sentence per field, throttle.Throttled past the limit, and Invalid({"": …}) when the
@@ -473,7 +478,7 @@ def generate(session: Session, item: ContentItem, values: Mapping[str, object], 
         raise NotFound(item.slug)
     checked = read_values(fields(session, item), values, company)
     company = read_company(company)
-    count_generation(session, client)
+    count_generation(session, client, shared)
     try:
         content = fill_docx(source, checked) if kind == "docx" else fill_xlsx(source, checked)
     except CannotFill as exc:

@@ -25,6 +25,7 @@ from ..errors import error_response, request_id
 from ..extensions import csrf, db
 from ..indexing import backend
 from ..numbers import query_number
+from ..rate_limits import shared_counts
 from ..search import service as search_service
 from ..search.routes import filters_from
 
@@ -143,7 +144,8 @@ def generate(slug: str):
     try:
         document = templates.generate(db.session, found, asked, company,
                                       Path(current_app.config["UPLOAD_DIR"]),
-                                      client=client_keys(f"user:{person.id}"))
+                                      client=client_keys(f"user:{person.id}"),
+                                      shared=shared_counts())
     except Invalid as exc:
         db.session.rollback()
         return jsonify({"error": str(exc), "fields": exc.reasons, "request_id": request_id()}), 400

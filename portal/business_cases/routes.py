@@ -20,6 +20,7 @@ from ..extensions import db
 from ..forms_errors import expired, put_errors
 from ..library.forms import ConfirmForm
 from ..numbers import LARGEST_ID, whole_number
+from ..rate_limits import shared_counts
 from .forms import FillForm, fill_form, typed_values
 
 bp = Blueprint("business_cases", __name__)
@@ -47,7 +48,8 @@ def filled_from_form(item, form: FillForm, template_fields: Sequence[templates.F
         else:
             document = templates.generate(
                 db.session, item, typed_values(form), company,
-                Path(current_app.config["UPLOAD_DIR"]), client=client)
+                Path(current_app.config["UPLOAD_DIR"]), client=client,
+                shared=shared_counts())
     except Invalid as exc:
         reasons.update(exc.reasons)
     except Throttled as exc:

@@ -23,6 +23,7 @@ from content_library.services.throttle import Throttled
 from .. import usage as usage_pages
 from ..downloads import attachment
 from ..extensions import db
+from ..rate_limits import shared_counts
 from . import on_share_page, send
 
 bp = Blueprint("buyer", __name__, url_prefix="/s")
@@ -58,11 +59,11 @@ def _address() -> str:
 def _open(token: str) -> ShareLink:
     """The live link, once this request has been counted against its address's limits."""
     session = db.session
-    share_links.take_turn(session, _address())
+    share_links.take_turn(session, _address(), shared=shared_counts())
     try:
         return share_links.live_link(session, token)
     except NotFound:
-        share_links.note_miss(session, _address())
+        share_links.note_miss(session, _address(), shared=shared_counts())
         raise
 
 
