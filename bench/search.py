@@ -204,13 +204,28 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help="index folder (default: a temporary one)")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--batch", type=int, default=0, help="index N items per commit instead of a rebuild")
+    parser.add_argument("--postgres", metavar="DSN",
+                        help="measure the PostgreSQL backend in this database (postgresql://...) "
+                             "instead of Whoosh; the naive queries are skipped")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the index of --dir (or the --postgres table) when it already "
+                             "holds the items, and only time the queries")
     options = parser.parse_args()
     count = options.items or (100_000 if options.large else 10_000)
 
     with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
         folder = options.dir or Path(scratch) / "index"
         library = Library(options.seed)
-        backend = WhooshBackend(folder, writer_timeout=60)
+        if options.postgres:
+            from search_index.postgres_backend import PostgresBackend
+
+            backend = PostgresBackend(options.postgres, writer_timeout=60, table="bench_documents")
+            options.skip_naive = True
+        else:
+            backend = WhooshBackend(folder, writer_timeout=60)
+        if options.reuse and len(backend.fingerprints()) >= count:
+            main_queries(options, backend, library, count)
+            return
         items = list(library.items(count))  # made before the clock starts
         started = time.perf_counter()
         if options.batch:
@@ -221,40 +236,48 @@ def main() -> None:
             indexed, how = backend.rebuild(items), "rebuild"
         took = time.perf_counter() - started
         del items
-        with backend._store.current()[1].reader() as reader:
-            segments = len(list(reader.leaf_readers()))
-        print(
-            f"items: {indexed:,}  build ({how}): {took:,.1f} s  ({indexed / took:,.0f} items/s), "
-            f"{segments} segment{'s' if segments != 1 else ''}"
-        )
+        print(f"items: {indexed:,}  build ({how}): {took:,.1f} s  ({indexed / took:,.0f} items/s), "
+              f"{segment_count(backend)}")
+        main_queries(options, backend, library, count)
 
-        queries = make_queries(library, options.queries, options.seed + 1)
-        started = time.perf_counter()
-        backend.search(SearchQuery("", filters={"stage": ("stage-1",)}), REP)
-        backend.search(queries["free text"][0], REP)
-        print(
-            f"first searches after the rebuild (caches cold): "
-            f"{(time.perf_counter() - started) * 1000:,.0f} ms"
-        )
-        for kind in queries:  # warm the term caches a little, as a live server would be
-            time_ours(backend, queries[kind][:20])
 
-        print(f"\n{'query kind':<15} {'WhooshBackend':<40} naive Whoosh (QueryParser + groupedby)")
-        naive = None if options.skip_naive else NaiveWhoosh(backend._store.current()[1])
-        for kind, batch in queries.items():
-            ours = percentiles(time_ours(backend, batch))
-            naive_samples = time_naive(naive, batch) if naive else None
-            theirs = percentiles(naive_samples) if naive_samples else "n/a"
-            print(f"{kind:<15} {ours:<40} {theirs}")
+def segment_count(backend) -> str:
+    if not isinstance(backend, WhooshBackend):
+        return "one table"
+    with backend._store.current()[1].reader() as reader:
+        segments = len(list(reader.leaf_readers()))
+    return f"{segments} segment{'s' if segments != 1 else ''}"
 
-        backend.index_items([library.item(count + 1)])
-        started = time.perf_counter()
-        backend.search(queries["filtered"][0], REP)
-        print(f"\nfirst search after a one-item write: {(time.perf_counter() - started) * 1000:,.1f} ms")
-        started = time.perf_counter()
-        for query in queries["free text"][:100]:
-            backend.suggest(query.text[:3], CHAMPION)
-        print(f"suggest (3 letters), mean: {(time.perf_counter() - started) * 10:,.1f} ms")
+
+def main_queries(options, backend, library: Library, count: int) -> None:
+    """Time the queries on the built index (see the module's docstring)."""
+    queries = make_queries(library, options.queries, options.seed + 1)
+    started = time.perf_counter()
+    backend.search(SearchQuery("", filters={"stage": ("stage-1",)}), REP)
+    backend.search(queries["free text"][0], REP)
+    print(
+        f"first searches after the rebuild (caches cold): "
+        f"{(time.perf_counter() - started) * 1000:,.0f} ms"
+    )
+    for kind in queries:  # warm the term caches a little, as a live server would be
+        time_ours(backend, queries[kind][:20])
+
+    print(f"\n{'query kind':<15} {type(backend).__name__:<40} naive Whoosh (QueryParser + groupedby)")
+    naive = None if options.skip_naive else NaiveWhoosh(backend._store.current()[1])
+    for kind, batch in queries.items():
+        ours = percentiles(time_ours(backend, batch))
+        naive_samples = time_naive(naive, batch) if naive else None
+        theirs = percentiles(naive_samples) if naive_samples else "n/a"
+        print(f"{kind:<15} {ours:<40} {theirs}")
+
+    backend.index_items([library.item(count + 1)])
+    started = time.perf_counter()
+    backend.search(queries["filtered"][0], REP)
+    print(f"\nfirst search after a one-item write: {(time.perf_counter() - started) * 1000:,.1f} ms")
+    started = time.perf_counter()
+    for query in queries["free text"][:100]:
+        backend.suggest(query.text[:3], CHAMPION)
+    print(f"suggest (3 letters), mean: {(time.perf_counter() - started) * 10:,.1f} ms")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ from .spelling import CorrectionBudget, completions_from, correct_from, correcta
 from .whoosh_schema import to_document
 from .whoosh_scoring import rank
 from .whoosh_snapshot import CHAMPION, STAFF, WORD_FIELDS, FactsCache, Group, Only, Snapshot
-from .whoosh_store import RETIRE_AFTER, IndexStore, ReaderPool
+from .whoosh_store import RETIRE_AFTER, IndexStore, ReaderPool, merge_similar
 
 __all__ = ["IndexBusy", "WhooshBackend"]
 
@@ -190,7 +190,7 @@ class WhooshBackend(SearchBackend):
             return
         _, ix = self._store.ensure_current()
         writer = self._store.writer(ix, deadline)
-        with _committing(writer):
+        with _committing(writer, mergetype=merge_similar):
             for slug in removed:
                 writer.delete_by_term("slug", slug)
             for document in documents.values():

@@ -508,3 +508,45 @@ def test_the_postgres_backend_on_another_database_fails_at_start(tmp_path):
     with pytest.raises(RuntimeError, match="needs a PostgreSQL database") as failure:
         create_app(config)
     assert "\n" not in str(failure.value)
+
+
+def segment_sizes(backend: WhooshBackend) -> list[int]:
+    with backend._store.current()[1].reader() as reader:
+        return sorted(leaf.doc_count() for leaf, _ in reader.leaf_readers())
+
+
+def test_segments_of_similar_size_are_merged_and_no_merge_grows_past_the_bound(tmp_path, monkeypatch):
+    """A bulk import writes a segment per commit: every MERGE_FACTOR segments of one size
+    tier become one, and no commit merges more than MAX_MERGED items (a big merge would
+    hold the writer's lock for long). Whoosh's own policy merged ever larger segments."""
+    from search_index import whoosh_store
+
+    monkeypatch.setattr(whoosh_store, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(whoosh_store, "MAX_MERGED", 40)
+    backend = WhooshBackend(tmp_path / "index")
+    for batch in range(30):
+        backend.index_items([item(f"bulk-{batch}-{n}", f"Bulk item {batch} {n}", body_text=f"batch{batch}")
+                             for n in range(5)])
+        if batch % 7 == 6:  # an edit deletes the item's old copy in an older segment
+            backend.index_items([item("bulk-0-0", f"Edited revision{batch}")])
+    sizes = segment_sizes(backend)
+    assert sum(sizes) == 150
+    assert len(sizes) <= 12, sizes
+    assert max(sizes) <= 40 + 5, sizes
+    assert slugs(search(backend, "revision27")) == ["bulk-0-0"]
+    assert search(backend, "revision6").total == 0  # the deleted copies stay deleted
+    assert search(backend, "batch17").total == 5 and search(backend, "").total == 150
+
+
+def test_a_rebuilds_segments_are_not_merged_by_the_next_edit(tmp_path, monkeypatch):
+    """A rebuild writes segments of REBUILD_SEGMENT (5,000) items: ten of them are more
+    than one commit may merge, so a one-item edit after it stays quick."""
+    from search_index import whoosh_backend, whoosh_store
+
+    monkeypatch.setattr(whoosh_backend, "REBUILD_SEGMENT", 5)
+    monkeypatch.setattr(whoosh_store, "MAX_MERGED", 20)
+    backend = WhooshBackend(tmp_path / "index")
+    backend.rebuild(LIBRARY + [item(f"more-{n}", f"More {n}") for n in range(60)])
+    before = segment_sizes(backend)
+    backend.index_items([item("one-edit", "One edit")])
+    assert segment_sizes(backend) == sorted(before + [1])

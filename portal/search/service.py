@@ -70,10 +70,15 @@ class SearchPage:
 
 
 def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, ContentItem]:
+    """The hits the database says ``user`` may read, by slug. The hits' ids are looked up
+    by slug first: asked both at once, SQLite answers through the status index and reads
+    every published item (about 100 ms at 100,000 items) instead of the page's rows."""
     if not slugs:
         return {}
-    stmt = (select(ContentItem).where(ContentItem.slug.in_(slugs),
-                                      visibility.published_filter(user))
+    ids = list(session.scalars(select(ContentItem.id).where(ContentItem.slug.in_(slugs))))
+    if not ids:
+        return {}
+    stmt = (select(ContentItem).where(ContentItem.id.in_(ids), visibility.published_filter(user))
             .options(selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
                      selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
                      selectinload(ContentItem.type)))
