@@ -211,3 +211,20 @@ def test_a_form_posted_twice_creates_one_item_and_says_why(app, client, make_use
     assert again.status_code == 400 and "Another item already uses this slug." in text(again)
     with app.app_context():
         assert db.session.scalars(select(ContentItem.slug)).all() == ["twice"]
+
+
+def test_a_crowded_stage_shows_the_best_dozen_per_stakeholder_and_links_to_the_rest(
+        client, make_user, login, make_item):
+    for n in range(15):
+        make_item(f"cfo-case-{n:02d}", stakeholders=("cfo",))
+    make_item("it-case", stakeholders=("it",))
+    login(make_user("rep")[1])
+    html = client.get("/stages/understanding-offerings").get_data(as_text=True)
+    assert sum(f"/content/cfo-case-{n:02d}" in html for n in range(15)) == 12
+    assert "See all 15 for CFO at this stage" in html
+    assert "/search?stage=understanding-offerings&amp;stakeholder=cfo" in html
+    assert "/content/it-case" in html and "See all 1 " not in html
+    found = client.get("/search?stage=understanding-offerings&stakeholder=cfo")
+    assert found.status_code == 200
+    assert sum(f"/content/cfo-case-{n:02d}" in found.get_data(as_text=True)
+               for n in range(15)) == 15
