@@ -18,6 +18,8 @@ from ..models import (
     Stakeholder,
     User,
     Vertical,
+    item_stages,
+    item_stakeholders,
 )
 from ..records import ItemCard, TagRef
 from ..visibility import published_filter
@@ -68,47 +70,100 @@ def _fits(selected: str | None, tags: Iterable) -> tuple[bool, bool]:
     return selected in slugs, selected in slugs
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An item of the stage as far as ranking needs it: no text, no tags' names."""
+
+    id: int
+    stakeholders: frozenset[int]  # stakeholder ids; none: for every stakeholder
+    rank: tuple
+
+
+def _tagged(relation, tag_model, selected: str):
+    return relation.any(tag_model.slug == selected)
+
+
+def _ranked(session: Session, user: User, context: DealContext,
+            usage: dict[str, float] | None = None) -> list[_Candidate]:
+    """The stage's items that fit the deal, best first, read as plain rows.
+
+    Ranking every item of a stage reads only ids, titles and tag ids (three statements and
+    the usage GROUP BY); the cards are built for the few shown (`playbook`). Order: tagged
+    for the chosen stakeholder first; then specific to the deal's vertical and solution
+    above content for all of them; then use at this stage, recent use counting more
+    (`usage_ranking`), or the given usage by slug; then title."""
+    stage_id = session.scalar(select(Stage.id).where(Stage.slug == context.stage))
+    if stage_id is None:
+        return []
+    at_stage = select(item_stages.c.item_id).where(item_stages.c.stage_id == stage_id)
+    specific = []
+    stmt = select(ContentItem.id, ContentItem.slug, ContentItem.title).where(
+        ContentItem.id.in_(at_stage), published_filter(user))
+    for selected, relation, tag_model in ((context.vertical, ContentItem.verticals, Vertical),
+                                         (context.solution, ContentItem.solutions, Solution)):
+        if selected:
+            # An item for every vertical (or solution) fits any; one tagged fits its own.
+            is_specific = _tagged(relation, tag_model, selected)
+            stmt = stmt.where(or_(~relation.any(), is_specific))
+            specific.append(is_specific)
+    stmt = stmt.add_columns(*(case((s, 1), else_=0) for s in specific))
+    rows = session.execute(stmt).all()
+    stakeholders: dict[int, set[int]] = {}
+    for item_id, stakeholder_id in session.execute(
+            select(item_stakeholders.c.item_id, item_stakeholders.c.stakeholder_id)
+            .where(item_stakeholders.c.item_id.in_(at_stage))):
+        stakeholders.setdefault(item_id, set()).add(stakeholder_id)
+    wanted = None
+    if context.stakeholder:
+        wanted = session.scalar(select(Stakeholder.id).where(Stakeholder.slug == context.stakeholder))
+    if usage is None:
+        by_id = decayed_use(session, [row[0] for row in rows], stage=context.stage)
+    else:
+        by_id = {row[0]: usage[row[1]] for row in rows if row[1] in usage}
+    ranked = []
+    for item_id, _slug, title, *flags in rows:
+        tags = frozenset(stakeholders.get(item_id, ()))
+        for_stakeholder = wanted is not None and wanted in tags
+        if context.stakeholder and tags and not for_stakeholder:
+            continue
+        rank = (not for_stakeholder, -sum(flags), -by_id.get(item_id, 0.0), title.lower())
+        ranked.append(_Candidate(item_id, tags, rank))
+    ranked.sort(key=lambda candidate: candidate.rank)
+    return ranked
+
+
+def _reasons(item: ContentItem, context: DealContext) -> list[str]:
+    """Why a rep at this deal is shown the item, in the rep's words."""
+    reasons = []
+    for_stakeholder = next((t.name for t in item.stakeholders if t.slug == context.stakeholder), None)
+    if context.stakeholder and for_stakeholder:
+        reasons.append("for the " + for_stakeholder)
+    elif not item.stakeholders:
+        reasons.append("for every stakeholder")
+    for selected, tags in ((context.vertical, item.verticals), (context.solution, item.solutions)):
+        name = next((t.name for t in tags if t.slug == selected), None)
+        if selected and name:
+            reasons.append(name)
+    return reasons or ["for this stage"]
+
+
+def _cards(session: Session, ids: Sequence[int], context: DealContext, today: date) -> dict[int, ItemCard]:
+    """The cards of these items with their reasons, by item id."""
+    cards: dict[int, ItemCard] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = ids[start:start + 500]
+        for item in session.scalars(with_tags(select(ContentItem).where(ContentItem.id.in_(chunk)))):
+            cards[item.id] = card(item, today, _reasons(item, context))
+    return cards
+
+
 def recommend(session: Session, user: User, context: DealContext, today: date,
               usage: dict[str, float] | None = None) -> list[ItemCard]:
-    """Content for a deal at this stage, best first, each with the reasons it was picked.
-
-    Order: tagged for the chosen stakeholder first; then specific to the deal's vertical
-    and solution above content for all of them; then use at this stage, recent use
-    counting more (`usage_ranking`), or the given usage by slug; then title.
-    """
-    stmt = with_tags(select(ContentItem).join(ContentItem.stages)
-                      .where(Stage.slug == context.stage, published_filter(user)))
-    items = list(session.scalars(stmt).unique())
-    if usage is None:
-        by_id = decayed_use(session, [item.id for item in items], stage=context.stage)
-        usage = {item.slug: by_id[item.id] for item in items if item.id in by_id}
-    scored = []
-    for item in items:
-        fits_solution, specific_solution = _fits(context.solution, item.solutions)
-        fits_vertical, specific_vertical = _fits(context.vertical, item.verticals)
-        if not (fits_solution and fits_vertical):
-            continue
-        stakeholder_slugs = [t.slug for t in item.stakeholders]
-        for_stakeholder = bool(context.stakeholder) and context.stakeholder in stakeholder_slugs
-        if context.stakeholder and stakeholder_slugs and not for_stakeholder:
-            continue
-        reasons = []
-        if for_stakeholder:
-            reasons.append("for the " + next(t.name for t in item.stakeholders
-                                             if t.slug == context.stakeholder))
-        elif not stakeholder_slugs:
-            reasons.append("for every stakeholder")
-        if specific_vertical:
-            reasons.append(next(t.name for t in item.verticals if t.slug == context.vertical))
-        if specific_solution:
-            reasons.append(next(t.name for t in item.solutions if t.slug == context.solution))
-        if not reasons:
-            reasons.append("for this stage")
-        rank = (not for_stakeholder, -(specific_vertical + specific_solution),
-                -usage.get(item.slug, 0.0), item.title.lower())
-        scored.append((rank, card(item, today, reasons)))
-    scored.sort(key=lambda pair: pair[0])
-    return [c for _, c in scored]
+    """Content for a deal at this stage, best first, each with the reasons it was picked
+    (the order of `_ranked`)."""
+    ids = [c.id for c in _ranked(session, user, context, usage)]
+    cards = _cards(session, ids, context, today)
+    return [cards[i] for i in ids if i in cards]
 
 
 @dataclass(frozen=True)
@@ -124,20 +179,25 @@ GROUP_SIZE = 12
 
 
 def playbook(session: Session, user: User, context: DealContext, today: date) -> list[StakeholderGroup]:
-    """A stage's content grouped by stakeholder, in the taxonomy's order."""
-    cards = recommend(session, user, context, today)
+    """A stage's content grouped by stakeholder, in the taxonomy's order: the best
+    GROUP_SIZE of each group as cards, and how many there are in all."""
+    ranked = _ranked(session, user, context)
     stakeholders = list(session.scalars(select(Stakeholder).order_by(Stakeholder.position)))
+    shown = [s for s in stakeholders if not context.stakeholder or s.slug == context.stakeholder]
+    members: dict[int | None, list[int]] = {s.id: [] for s in shown}
+    members[None] = []
+    totals: dict[int | None, int] = dict.fromkeys(members, 0)
+    for candidate in ranked:
+        for group in candidate.stakeholders or (None,):
+            if group in members:
+                totals[group] += 1
+                if len(members[group]) < GROUP_SIZE:
+                    members[group].append(candidate.id)
+    cards = _cards(session, sorted({i for ids in members.values() for i in ids}), context, today)
     groups = []
-    for stakeholder in stakeholders:
-        if context.stakeholder and stakeholder.slug != context.stakeholder:
-            continue
-        members = [c for c in cards if stakeholder.slug in {s.slug for s in c.stakeholders}]
-        if members:
-            groups.append(StakeholderGroup(_ref(stakeholder), members[:GROUP_SIZE],
-                                           len(members)))
-    general = [c for c in cards if not c.stakeholders]
-    if general:
-        groups.append(StakeholderGroup(None, general[:GROUP_SIZE], len(general)))
+    for key, ref in [(s.id, _ref(s)) for s in shown] + [(None, None)]:
+        if members[key]:
+            groups.append(StakeholderGroup(ref, [cards[i] for i in members[key] if i in cards], totals[key]))
     return groups
 
 
