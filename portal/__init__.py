@@ -55,6 +55,8 @@ def _defaults(instance: Path) -> dict:
         # starts with REDIS_KEY_PREFIX, so deployments sharing one Redis never count together.
         "REDIS_URL": None,
         "REDIS_KEY_PREFIX": "portal",
+        # Seconds a worker keeps a stage page's ranking (portal/stage_rankings.py); 0: never.
+        "STAGE_RANKING_SECONDS": 30,
     }
 
 
@@ -99,6 +101,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import ranking  # search's usage boost kept current (docs/analytics.md)
     ranking.init_app(app)
     views.init_app(app)
+    from . import stage_rankings
+    stage_rankings.init_app(app)
     usage.init_app(app)
     cli.init_app(app)
     request_log.init_app(app)  # inside ProxyFix: it logs the client's address

@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 
 from content_library.models import ContentItem
+from content_library.services import items as item_service
 from portal.extensions import db
 from tests.conftest import csrf_from, page_token
 
@@ -247,3 +248,40 @@ def test_a_crowded_stage_page_reads_only_the_items_it_shows(app, client, make_us
         event.remove(ContentItem, "load", listener)
     assert sum(f"/content/cfo-case-{n:02d}" in html for n in range(30)) == 12
     assert len(set(loaded)) == 12
+
+
+def test_a_stage_ranking_is_kept_briefly_but_what_it_shows_is_always_current(
+        app, client, make_user, login, make_item):
+    # Another worker (a second app on the same database and index) publishes and retires
+    # items; this worker keeps its ranking for PORTAL_STAGE_RANKING_SECONDS, yet never shows
+    # an item that is no longer published, and its own changes show at once.
+    from portal import create_app
+
+    now = [1000.0]
+    app.extensions["stage_rankings"]._clock = lambda: now[0]
+    make_item("cfo-kept", stakeholders=("cfo",))
+    make_item("cfo-retired", stakeholders=("cfo",))
+    login(make_user("rep")[1])
+    page = lambda: client.get("/stages/understanding-offerings").get_data(as_text=True)  # noqa: E731
+    assert "/content/cfo-kept" in page() and "/content/cfo-retired" in page()
+
+    other = create_app({**app.config})
+    with other.app_context():
+        retired = item_service.get_item(db.session, "cfo-retired")
+        item_service.save_item(db.session, item_service.ItemInput(
+            **{**item_service.input_from_snapshot(item_service.snapshot(retired)).__dict__,
+               "status": "archived"}), None, existing=retired)
+        item_service.save_item(db.session, item_service.ItemInput(
+            slug="cfo-new-elsewhere", title="New elsewhere", type="case-study", audience="external",
+            status="published", stages=("understanding-offerings",), stakeholders=("cfo",)), None)
+        db.session.close()
+        db.engine.dispose()
+    other.extensions["usage"].engine.dispose()
+    html = page()
+    assert "/content/cfo-retired" not in html  # never shown once retired
+    assert "/content/cfo-new-elsewhere" not in html  # the kept order: seconds old
+    now[0] += app.config["STAGE_RANKING_SECONDS"] + 1
+    assert "/content/cfo-new-elsewhere" in page()
+
+    make_item("cfo-new-here", stakeholders=("cfo",))
+    assert "/content/cfo-new-here" in page()  # this worker's own change: at once

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +25,7 @@ from ..models import (
     item_stakeholders,
 )
 from ..records import ItemCard, TagRef
-from ..visibility import published_filter
+from ..visibility import published_filter, sees_internal
 from .usage_ranking import decayed_use
 
 
@@ -147,12 +150,15 @@ def _reasons(item: ContentItem, context: DealContext) -> list[str]:
     return reasons or ["for this stage"]
 
 
-def _cards(session: Session, ids: Sequence[int], context: DealContext, today: date) -> dict[int, ItemCard]:
-    """The cards of these items with their reasons, by item id."""
+def _cards(session: Session, user: User, ids: Sequence[int], context: DealContext,
+           today: date) -> dict[int, ItemCard]:
+    """The cards of those of these items ``user`` may read now, with their reasons, by id.
+    Visibility is asked again here: a kept ranking (`StageRankings`) may be seconds old."""
     cards: dict[int, ItemCard] = {}
     for start in range(0, len(ids), 500):  # bounded IN lists
         chunk = ids[start:start + 500]
-        for item in session.scalars(with_tags(select(ContentItem).where(ContentItem.id.in_(chunk)))):
+        stmt = select(ContentItem).where(ContentItem.id.in_(chunk), published_filter(user))
+        for item in session.scalars(with_tags(stmt)):
             cards[item.id] = card(item, today, _reasons(item, context))
     return cards
 
@@ -162,7 +168,7 @@ def recommend(session: Session, user: User, context: DealContext, today: date,
     """Content for a deal at this stage, best first, each with the reasons it was picked
     (the order of `_ranked`)."""
     ids = [c.id for c in _ranked(session, user, context, usage)]
-    cards = _cards(session, ids, context, today)
+    cards = _cards(session, user, ids, context, today)
     return [cards[i] for i in ids if i in cards]
 
 
@@ -178,10 +184,53 @@ class StakeholderGroup:
 GROUP_SIZE = 12
 
 
-def playbook(session: Session, user: User, context: DealContext, today: date) -> list[StakeholderGroup]:
+class StageRankings:
+    """Stage rankings kept for a few seconds in this process, for the staff (who all see the
+    same published items; a champion's are never kept). Ranking a stage of thousands of items
+    is most of a stage page's time, and every rep at a stage asks the same.
+
+    What a kept ranking may get wrong is bounded: the order may be up to ``seconds`` old (a
+    new item or a use may show that much later), never what is shown: the cards are read,
+    and visibility asked, at each page. `forget` drops everything (the portal calls it after
+    each committed change of this process); at most ``size`` rankings are kept."""
+
+    def __init__(self, seconds: float, size: int = 256, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self.size = size
+        self._clock = clock
+        self._kept: OrderedDict[DealContext, tuple[float, list[_Candidate]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def ranked(self, context: DealContext, rank: Callable[[], list[_Candidate]]) -> list[_Candidate]:
+        if self.seconds <= 0:
+            return rank()
+        now = self._clock()
+        with self._lock:
+            found = self._kept.get(context)
+            if found is not None and found[0] > now:
+                self._kept.move_to_end(context)
+                return found[1]
+        ranking = rank()
+        with self._lock:
+            self._kept[context] = (now + self.seconds, ranking)
+            self._kept.move_to_end(context)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return ranking
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+def playbook(session: Session, user: User, context: DealContext, today: date,
+             rankings: StageRankings | None = None) -> list[StakeholderGroup]:
     """A stage's content grouped by stakeholder, in the taxonomy's order: the best
     GROUP_SIZE of each group as cards, and how many there are in all."""
-    ranked = _ranked(session, user, context)
+    if rankings is not None and sees_internal(user):
+        ranked = rankings.ranked(context, lambda: _ranked(session, user, context))
+    else:
+        ranked = _ranked(session, user, context)
     stakeholders = list(session.scalars(select(Stakeholder).order_by(Stakeholder.position)))
     shown = [s for s in stakeholders if not context.stakeholder or s.slug == context.stakeholder]
     members: dict[int | None, list[int]] = {s.id: [] for s in shown}
@@ -193,7 +242,7 @@ def playbook(session: Session, user: User, context: DealContext, today: date) ->
                 totals[group] += 1
                 if len(members[group]) < GROUP_SIZE:
                     members[group].append(candidate.id)
-    cards = _cards(session, sorted({i for ids in members.values() for i in ids}), context, today)
+    cards = _cards(session, user, sorted({i for ids in members.values() for i in ids}), context, today)
     groups = []
     for key, ref in [(s.id, _ref(s)) for s in shown] + [(None, None)]:
         if members[key]:

@@ -9,6 +9,7 @@ from content_library import visibility
 from content_library.services import catalog
 from content_library.services import taxonomy as taxonomy_service
 
+from .. import stage_rankings
 from ..access import requires, user
 from ..extensions import db
 
@@ -46,7 +47,7 @@ def stage(slug: str):
         solution=_choice("solution", choices["solutions"]),
         vertical=_choice("vertical", choices["verticals"]),
     )
-    groups = catalog.playbook(session, user(), context, date.today())
+    groups = catalog.playbook(session, user(), context, date.today(), stage_rankings.rankings())
     return render_template("stages/stage.html", stage=current_stage, groups=groups,
                            context=context, choices=choices)
 
