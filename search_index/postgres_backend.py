@@ -95,6 +95,7 @@ T = TypeVar("T")
 
 SCHEMA_VERSION = "2"  # 2: narrow rows (the lexicon words out of line), a generation
 _MARK = "enablement-portal search index"
+_SCHEMA_1 = f"{_MARK}; schema 1;"  # upgraded in place: see _Statements.since_1
 
 FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
 MAX_SUGGESTIONS = 20
@@ -300,23 +301,12 @@ class _Statements:
                 " updated_at timestamptz, usage_score float8 NOT NULL DEFAULT 0,"
                 " fingerprint text NOT NULL DEFAULT '', words text[] NOT NULL DEFAULT '{{}}',"
                 " title_words tsvector NOT NULL, document tsvector NOT NULL)"
-                # Rows over 512 bytes move their largest values out of line: the lexicon
-                # words first (a kilobyte, read only by writers), so the row that counting
-                # reads for every match stays narrow. The facets stay in the row.
-                " WITH (toast_tuple_target = 512)"
             ).format(t=self.table, facets=facets),
-            sql.SQL("ALTER TABLE {t} ALTER words SET STORAGE EXTERNAL, {main}").format(
-                t=self.table,
-                main=sql.SQL(", ").join(
-                    sql.SQL("ALTER {} SET STORAGE MAIN").format(sql.Identifier(f)) for f in FACETS
-                ),
-            ),
             sql.SQL(
                 'CREATE TABLE {w} (word text COLLATE "C" NOT NULL, audience text NOT NULL,'
                 " docs integer NOT NULL, PRIMARY KEY (word, audience))"
             ).format(w=self.words),
-            sql.SQL("CREATE TABLE {s} (generation bigint NOT NULL)").format(s=self.state),
-            sql.SQL("INSERT INTO {s} VALUES (0)").format(s=self.state),
+            *self.since_1(),
         ]
         for column in ("document", "title_words", *FACETS):
             create.append(
@@ -325,6 +315,24 @@ class _Statements:
                 )
             )
         return create
+
+    def since_1(self) -> list[sql.Composed]:
+        """What schema 2 adds to schema 1's tables (so they are upgraded in place)."""
+        return [
+            # Rows over 512 bytes move their largest values out of line: the lexicon words
+            # first (a kilobyte, read only by writers), so the row that counting reads for
+            # every match stays narrow; the facets stay in it. Rows written before keep
+            # their layout until rewritten (a rebuild, or VACUUM FULL).
+            sql.SQL("ALTER TABLE {t} SET (toast_tuple_target = 512)").format(t=self.table),
+            sql.SQL("ALTER TABLE {t} ALTER words SET STORAGE EXTERNAL, {main}").format(
+                t=self.table,
+                main=sql.SQL(", ").join(
+                    sql.SQL("ALTER {} SET STORAGE MAIN").format(sql.Identifier(f)) for f in FACETS
+                ),
+            ),
+            sql.SQL("CREATE TABLE {s} (generation bigint NOT NULL)").format(s=self.state),
+            sql.SQL("INSERT INTO {s} VALUES (0)").format(s=self.state),
+        ]
 
     def drop(self) -> sql.Composed:
         return sql.SQL("DROP TABLE IF EXISTS {t}, {w}, {s}").format(t=self.table, w=self.words, s=self.state)
@@ -491,31 +499,43 @@ class PostgresBackend(SearchBackend):
     # Schema -----------------------------------------------------------------
 
     def _state(self, cur: psycopg.Cursor) -> str | None:
-        """The comment on our table; None when a table is missing."""
+        """The comment on our table; None when a table is missing (schema 1 had no
+        generation table)."""
         documents, words, state = self._sql.names()
         cur.execute(
-            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL"
-            " AND to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL,"
+            " to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
             (documents, words, state, documents),
         )
-        exists, comment = cur.fetchone()
-        return (comment or "") if exists else None
+        exists, counted, comment = cur.fetchone()
+        comment = comment or ""
+        if not exists or (not counted and not comment.startswith(_SCHEMA_1)):
+            return None
+        return comment
 
     def _schema_is_current(self, state: str | None) -> bool:
         return state is not None and state.startswith(f"{_MARK}; schema {SCHEMA_VERSION};")
 
     def _ensure_schema(self) -> None:
-        """Create the tables when missing, or replace ours when made by another schema
-        version (then :meth:`needs_rebuild` is true until a rebuild). Several hosts
-        starting at once create them once, under the writer lock."""
+        """Create the tables when missing, upgrade ours in place from schema 1, or
+        replace ours when made by another schema version (then :meth:`needs_rebuild` is
+        true until a rebuild). Several hosts starting at once do it once, under the
+        writer lock."""
         if self._schema_is_current(self._read_state()):
             return
         with self._pool.connection() as conn:
             self._transaction(conn, self._create_schema, write=True, wait=max(self._writer_timeout, 30.0))
 
     def _create_schema(self, cur: psycopg.Cursor) -> None:
-        if self._schema_is_current(self._state(cur)):
+        state = self._state(cur)
+        if self._schema_is_current(state):
             return  # another process made it while we waited
+        if state is not None and state.startswith(_SCHEMA_1):
+            # no rebuild, no moment without documents: searches go on with every row
+            for statement in self._sql.since_1():
+                cur.execute(statement)
+            cur.execute(self._sql.comment(complete=state.endswith("; complete")))
+            return
         for name in self._sql.names():
             cur.execute(
                 "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",

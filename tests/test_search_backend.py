@@ -279,6 +279,32 @@ def test_tables_of_another_schema_version_are_replaced(pg_harness):
 
 
 @pg
+def test_tables_of_schema_1_are_upgraded_in_place_and_keep_every_document(pg_harness):
+    backend = pg_harness.new()
+    backend.rebuild(LIBRARY)
+    table = pg_harness.table(backend)
+    with psycopg.connect(pg_harness.dsn) as conn:  # schema 1: no generation, wide rows
+        conn.execute(f'DROP TABLE "{table}_state"')
+        conn.execute(f'ALTER TABLE "{table}" RESET (toast_tuple_target), ALTER words SET STORAGE EXTENDED')
+        for name in (table, f"{table}_words"):
+            mark = "enablement-portal search index; schema 1; complete"
+            conn.execute(f"COMMENT ON TABLE \"{name}\" IS '{mark}'")
+    reopened = PostgresBackend(pg_harness.dsn, table=table)
+    try:
+        assert not reopened.needs_rebuild()
+        assert reopened.fingerprints() == backend.fingerprints() and search(reopened, "price").total > 0
+        browsed = search(reopened, "")
+        reopened.index_items([item("after-upgrade", "Written after the upgrade")])
+        assert search(reopened, "").total == browsed.total + 1  # writes raise the generation
+        with psycopg.connect(pg_harness.dsn) as conn:
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()[0]
+        assert "toast_tuple_target=512" in options
+    finally:
+        reopened.close()
+
+
+@pg
 def test_dropped_tables_search_as_empty_and_come_back_on_write(pg_harness):
     backend = pg_harness.new()
     backend.index_items(LIBRARY)
