@@ -15,7 +15,12 @@ folder to share. The promises are the Whoosh backend's (see ``docs/search.md``):
   viewer allowed only some items has words corrected and completed from the titles and
   summaries of those items only: the lexicon holds the rep-only parts of arguments too.
 - **Facets**: one statement counts each facet over the matches with every *other*
-  facet's selection applied (``&&`` overlap within a facet, AND across).
+  facet's selection applied (``&&`` overlap within a facet, AND across), in one pass
+  over the matches; with words, the same pass ranks the page of items with every unit.
+- **Browsing** (no words) is answered once per selection, page and viewer class, and
+  kept per process under the tables' generation: one number every write raises in its
+  own transaction, read in the search's own snapshot, so a kept answer is never one a
+  write has changed (a viewer allowed only some items is never kept).
 - **Some of the words**: when no more than a page matches every unit, the total and facets
   are counted again over the units ORed, and the page is ordered by how many units each
   row matches (one ``@@`` per unit), then by score.
@@ -38,9 +43,10 @@ import logging
 import os
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
@@ -87,8 +93,9 @@ __all__ = ["IndexBusy", "PostgresBackend"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: narrow rows (the lexicon words out of line), a generation
 _MARK = "enablement-portal search index"
+_SCHEMA_1 = f"{_MARK}; schema 1;"  # upgraded in place: see _Statements.since_1
 
 FEW_RESULTS = 3  # fewer results than this and "did you mean" is tried
 MAX_SUGGESTIONS = 20
@@ -108,6 +115,8 @@ MAX_SCANNED_WORDS = 20_000  # lexicon words one spelling correction may compare
 MAX_TITLE_CANDIDATES = 500
 READ_TIMEOUT_MS = 10_000  # a backstop: searches take milliseconds
 _BATCH = 500
+#: Answers to browsing (no words) kept per process, keyed by the tables' generation.
+BROWSED_ANSWERS = 256
 _KEEP_IDLE = 4
 
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
@@ -268,12 +277,18 @@ class _Connections:
 
 
 class _Statements:
-    """The SQL of one table pair; identifiers come from the checked table name only."""
+    """The SQL of one set of tables; identifiers come from the checked table name only."""
 
     def __init__(self, table: str):
         self.name = table
         self.table = sql.Identifier(table)
         self.words = sql.Identifier(f"{table}_words")
+        self.state = sql.Identifier(f"{table}_state")
+
+    def names(self) -> tuple[str, str, str]:
+        """The documents, the lexicon, and the generation: one row, one number that
+        every write raises in its own transaction (what cached answers are keyed by)."""
+        return self.name, f"{self.name}_words", f"{self.name}_state"
 
     def ddl(self) -> list[sql.Composed]:
         facets = sql.SQL(", ").join(
@@ -291,6 +306,7 @@ class _Statements:
                 'CREATE TABLE {w} (word text COLLATE "C" NOT NULL, audience text NOT NULL,'
                 " docs integer NOT NULL, PRIMARY KEY (word, audience))"
             ).format(w=self.words),
+            *self.since_1(),
         ]
         for column in ("document", "title_words", *FACETS):
             create.append(
@@ -300,17 +316,39 @@ class _Statements:
             )
         return create
 
+    def since_1(self) -> list[sql.Composed]:
+        """What schema 2 adds to schema 1's tables (so they are upgraded in place)."""
+        return [
+            # Rows over 512 bytes move their largest values out of line: the lexicon words
+            # first (a kilobyte, read only by writers), so the row that counting reads for
+            # every match stays narrow; the facets stay in it. Rows written before keep
+            # their layout until rewritten (a rebuild, or VACUUM FULL).
+            sql.SQL("ALTER TABLE {t} SET (toast_tuple_target = 512)").format(t=self.table),
+            sql.SQL("ALTER TABLE {t} ALTER words SET STORAGE EXTERNAL, {main}").format(
+                t=self.table,
+                main=sql.SQL(", ").join(
+                    sql.SQL("ALTER {} SET STORAGE MAIN").format(sql.Identifier(f)) for f in FACETS
+                ),
+            ),
+            sql.SQL("CREATE TABLE {s} (generation bigint NOT NULL)").format(s=self.state),
+            sql.SQL("INSERT INTO {s} VALUES (0)").format(s=self.state),
+        ]
+
     def drop(self) -> sql.Composed:
-        return sql.SQL("DROP TABLE IF EXISTS {t}, {w}").format(t=self.table, w=self.words)
+        return sql.SQL("DROP TABLE IF EXISTS {t}, {w}, {s}").format(t=self.table, w=self.words, s=self.state)
 
     def comment(self, complete: bool) -> sql.Composed:
-        """Marks both tables as ours, with the schema version and whether a rebuild
+        """Marks the tables as ours, with the schema version and whether a rebuild
         has filled them since they were made."""
         state = "complete" if complete else "incomplete"
         text = sql.Literal(f"{_MARK}; schema {SCHEMA_VERSION}; {state}")
-        return sql.SQL("COMMENT ON TABLE {t} IS {c}; COMMENT ON TABLE {w} IS {c}").format(
-            t=self.table, w=self.words, c=text
+        return sql.SQL("; ").join(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(table, text)
+            for table in (self.table, self.words, self.state)
         )
+
+    def next_generation(self) -> sql.Composed:
+        return sql.SQL("UPDATE {s} SET generation = generation + 1").format(s=self.state)
 
     def upsert(self) -> sql.Composed:
         def part(field: str, weight: str, capped: bool = False) -> sql.Composable:
@@ -392,6 +430,8 @@ class PostgresBackend(SearchBackend):
             hashlib.blake2b(f"{_MARK}:{table}".encode(), digest_size=8).digest(), "big", signed=True
         )
         self._pool = _Connections(dsn)
+        self._browsed: OrderedDict[tuple, SearchResult] = OrderedDict()
+        self._browsed_lock = threading.Lock()
         try:
             self._ensure_schema()
         except BaseException:
@@ -459,31 +499,44 @@ class PostgresBackend(SearchBackend):
     # Schema -----------------------------------------------------------------
 
     def _state(self, cur: psycopg.Cursor) -> str | None:
-        """The comment on our table; None when a table is missing."""
+        """The comment on our table; None when a table is missing (schema 1 had no
+        generation table)."""
+        documents, words, state = self._sql.names()
         cur.execute(
             "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL,"
-            " obj_description(to_regclass(%s), 'pg_class')",
-            (self._sql.name, f"{self._sql.name}_words", self._sql.name),
+            " to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
+            (documents, words, state, documents),
         )
-        exists, comment = cur.fetchone()
-        return (comment or "") if exists else None
+        exists, counted, comment = cur.fetchone()
+        comment = comment or ""
+        if not exists or (not counted and not comment.startswith(_SCHEMA_1)):
+            return None
+        return comment
 
     def _schema_is_current(self, state: str | None) -> bool:
         return state is not None and state.startswith(f"{_MARK}; schema {SCHEMA_VERSION};")
 
     def _ensure_schema(self) -> None:
-        """Create the tables when missing, or replace ours when made by another schema
-        version (then :meth:`needs_rebuild` is true until a rebuild). Several hosts
-        starting at once create them once, under the writer lock."""
+        """Create the tables when missing, upgrade ours in place from schema 1, or
+        replace ours when made by another schema version (then :meth:`needs_rebuild` is
+        true until a rebuild). Several hosts starting at once do it once, under the
+        writer lock."""
         if self._schema_is_current(self._read_state()):
             return
         with self._pool.connection() as conn:
             self._transaction(conn, self._create_schema, write=True, wait=max(self._writer_timeout, 30.0))
 
     def _create_schema(self, cur: psycopg.Cursor) -> None:
-        if self._schema_is_current(self._state(cur)):
+        state = self._state(cur)
+        if self._schema_is_current(state):
             return  # another process made it while we waited
-        for name in (self._sql.name, f"{self._sql.name}_words"):
+        if state is not None and state.startswith(_SCHEMA_1):
+            # no rebuild, no moment without documents: searches go on with every row
+            for statement in self._sql.since_1():
+                cur.execute(statement)
+            cur.execute(self._sql.comment(complete=state.endswith("; complete")))
+            return
+        for name in self._sql.names():
             cur.execute(
                 "SELECT to_regclass(%s) IS NOT NULL, obj_description(to_regclass(%s), 'pg_class')",
                 (name, name),
@@ -544,6 +597,8 @@ class PostgresBackend(SearchBackend):
             self._replace(cur, list(rows.values()))
         if removed:
             self._remove(cur, removed)
+        if rows or removed:
+            cur.execute(self._sql.next_generation())
 
     def rebuild(self, items: Iterable[SearchableItem]) -> int:
         """Replace every document in one transaction (searches keep reading the old
@@ -572,6 +627,7 @@ class PostgresBackend(SearchBackend):
         # DELETE, not TRUNCATE: TRUNCATE's lock would stop every search until commit.
         cur.execute(sql.SQL("DELETE FROM {w}").format(w=self._sql.words))
         cur.execute(sql.SQL("DELETE FROM {t}").format(t=self._sql.table))
+        cur.execute(self._sql.next_generation())
         seen: set[str] = set()
         batch: list[dict[str, Any]] = []
         for item in items:
@@ -707,10 +763,7 @@ class PostgresBackend(SearchBackend):
         start = (query.page - 1) * query.per_page
         params.update(limit=query.per_page, offset=start, weights=list(RANK_WEIGHTS))
         if not units:
-            total, facets = self._counts(cur, False, conditions, params)
-            rows = self._page(cur, False, conditions, params) if start < total else []
-            hits = [Hit(row[0], 0.0, highlight(row[1], row[2], frozenset())) for row in rows]
-            return SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+            return self._browse(cur, query, sight, conditions, params)
 
         queries = _tsqueries(cur, units, parsed, query.synonyms)
         # The planner does not count the unpacking of each stored vector that a sequential
@@ -719,7 +772,7 @@ class PostgresBackend(SearchBackend):
         # which has no index to use, keeps the sequential scan.
         cur.execute("SELECT set_config('enable_seqscan', 'off', true)")
         params["q"] = queries.all
-        all_words, facets = self._counts(cur, True, conditions, params)
+        all_words, facets, page = self._counts_and_page(cur, conditions, params)
         total = all_words
         # a unit PostgreSQL reads as stop words only asks for nothing, so is never missing
         asked = [(labels, q) for labels, q in zip(labelled.values(), queries.each, strict=True) if q]
@@ -735,8 +788,8 @@ class PostgresBackend(SearchBackend):
             for slug, title, summary, score, found in self._page_of_some(cur, len(asked), conditions, some):
                 lacks = missing_words(labels, found)
                 hits.append(Hit(slug, float(score), highlight(title, summary, terms), lacks))
-        elif start < total:
-            for slug, title, summary, score in self._page(cur, True, conditions, params):
+        else:
+            for slug, title, summary, score in page:
                 hits.append(Hit(slug=slug, score=float(score), highlight=highlight(title, summary, terms)))
         suggestion = None
         if all_words < FEW_RESULTS:
@@ -746,6 +799,38 @@ class PostgresBackend(SearchBackend):
             total=total, hits=hits, facets=facets, suggestion=suggestion, match=match, all_words=all_words
         )
 
+    def _browse(self, cur: psycopg.Cursor, query: SearchQuery, sight: _Sight,
+                conditions: dict[str, sql.Composable], params: dict[str, Any]) -> SearchResult:
+        """Browsing: every visible item, freshest and most used first. Browsing has no
+        words, so the same few selections come back again and again (facets clicked in
+        turn, the stage pages' links to the rest): the answer is kept, keyed by the
+        tables' generation (raised by every write, read in this snapshot) and the day (the
+        freshness boost's), for everyone but a viewer allowed only some items. It
+        counts every visible item, which costs at 100,000 items."""
+        key = None
+        if sight.only is None:
+            today = "SELECT generation, (now() AT TIME ZONE 'UTC')::date FROM {s}"
+            cur.execute(sql.SQL(today).format(s=self._sql.state))
+            generation, today = cur.fetchone()
+            chosen = tuple(sorted(dict(query.filters).items()))
+            key = (generation, today, sight.staff, chosen, query.page, query.per_page)
+            with self._browsed_lock:
+                kept = self._browsed.get(key)
+                if kept is not None:
+                    self._browsed.move_to_end(key)
+                    return _copy(kept)
+        total, facets = self._counts(cur, False, conditions, params)
+        start = (query.page - 1) * query.per_page
+        rows = self._page(cur, conditions, params) if start < total else []
+        hits = [Hit(row[0], 0.0, highlight(row[1], row[2], frozenset())) for row in rows]
+        result = SearchResult(total=total, hits=hits, facets=facets, all_words=total)
+        if key is not None:
+            with self._browsed_lock:
+                self._browsed[key] = _copy(result)
+                while len(self._browsed) > BROWSED_ANSWERS:
+                    self._browsed.popitem(last=False)
+        return result
+
     def _matching(self, text: bool) -> sql.Composable:
         match = sql.SQL(" AND document @@ %(q)s::tsquery") if text else sql.SQL("")
         return sql.SQL("{v}{m}").format(v=_VISIBLE, m=match)
@@ -754,59 +839,93 @@ class PostgresBackend(SearchBackend):
         self, cur: psycopg.Cursor, text: bool, conditions: dict[str, sql.Composable], params: dict[str, Any]
     ) -> tuple[int, dict[str, dict[str, int]]]:
         """The total and every facet's counts, each facet honouring the other facets'
-        selections but not its own, in one statement."""
-        flags = {facet: sql.Identifier(f"in_{facet}") for facet in conditions}
-        columns = [sql.Identifier(facet) for facet in FACETS]
-        columns += [sql.SQL("{} AS {}").format(conditions[f], flags[f]) for f in conditions]
-        parts = []
-        for facet in FACETS:
-            others = _all(flag for other, flag in flags.items() if other != facet)
-            parts.append(
-                sql.SQL(
-                    "SELECT {name}::text, value, count(*)::int FROM matched, unnest(matched.{col}) AS value"
-                    " WHERE {others} GROUP BY value"
-                ).format(name=sql.Literal(facet), col=sql.Identifier(facet), others=others)
-            )
-        total = sql.SQL("SELECT NULL, NULL, count(*)::int FROM matched WHERE {}")
-        parts.append(total.format(_all(flags.values())))
-        statement = "WITH matched AS MATERIALIZED (SELECT {cols} FROM {t} WHERE {where}) {parts}"
-        statement = sql.SQL(statement).format(
-            cols=sql.SQL(", ").join(columns),
+        selections but not its own, in one statement and one pass over the matches."""
+        statement = sql.SQL("SELECT {names}, count(*)::int FROM (SELECT {spread} FROM {t} WHERE {where}) AS s"
+                            " GROUP BY GROUPING SETS ({sets})")
+        cur.execute(statement.format(**self._spread(conditions), t=self._sql.table,
+                                     where=self._matches(text, conditions)), params)
+        return _counted(cur.fetchall())
+
+    def _counts_and_page(
+        self, cur: psycopg.Cursor, conditions: dict[str, sql.Composable], params: dict[str, Any]
+    ) -> tuple[int, dict[str, dict[str, int]], list[tuple[str, str, str, float]]]:
+        """:meth:`_counts` of the items with every unit, and the page of them, best first,
+        from one scan of the matches: a phrase is checked against each stored vector
+        once, not once to count and again to rank, and only the matches passing every
+        selection are ranked."""
+        rank = "ts_rank_cd(%(weights)s::float4[], document, %(q)s::tsquery)::float8 * {b}"
+        every = _all(conditions.values())
+        statement = sql.SQL(
+            "WITH matched AS MATERIALIZED (SELECT slug, {facets}, CASE WHEN {every} THEN {rank} END AS score"
+            "  FROM {t} WHERE {where}),"
+            " page AS (SELECT slug, score FROM matched WHERE score IS NOT NULL"
+            "  ORDER BY score DESC, slug LIMIT %(limit)s OFFSET %(offset)s)"
+            " SELECT {names}, count(*)::int, NULL, NULL, NULL, NULL::float8, NULL::bigint"
+            "  FROM (SELECT {spread} FROM matched) AS s GROUP BY GROUPING SETS ({sets})"
+            " UNION ALL SELECT {nothing}, NULL, slug, title, summary, page.score,"
+            "  row_number() OVER (ORDER BY page.score DESC, slug) FROM page JOIN {t} USING (slug)"
+        ).format(
+            facets=sql.SQL(", ").join(map(sql.Identifier, FACETS)),
+            every=every,
+            rank=sql.SQL(rank).format(b=_BOOST),
             t=self._sql.table,
-            where=self._matching(text),
-            parts=sql.SQL(" UNION ALL ").join(parts),
+            where=self._matches(True, conditions),
+            # in the page's rows, every count column is NULL (GROUPING too)
+            nothing=sql.SQL(", ").join(sql.SQL("NULL") for _ in range(len(FACETS) + 2)),
+            **self._spread(conditions, counted=sql.SQL("score IS NOT NULL")),
         )
         cur.execute(statement, params)
-        total = 0
-        found: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
-        for facet, value, count in cur.fetchall():
-            if facet is None:
-                total = count
-            elif count:
-                found[facet][value] = count
-        facets = {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in found.items()}
-        return total, facets
+        rows = cur.fetchall()
+        total, facets = _counted([row[: len(FACETS) + 3] for row in rows if row[-1] is None])
+        page = sorted((row for row in rows if row[-1] is not None), key=lambda row: row[-1])
+        return total, facets, [row[-5:-1] for row in page]
+
+    def _spread(
+        self, conditions: dict[str, sql.Composable], counted: sql.Composable | None = None
+    ) -> dict[str, sql.Composable]:
+        """The parts of a statement counting matched rows as :func:`_counted` reads them.
+
+        Each matched row becomes a few rows, side by side (set-returning functions in a
+        select list run in step, the shorter padded with NULL): whether it passes every
+        selection (the total), and each facet's values when it passes the *other*
+        facets' selections (else none). One grouping set per column counts them."""
+        counted = _all(conditions.values()) if counted is None else counted
+        spread = [sql.SQL("unnest(ARRAY[{}]) AS counted").format(counted)]
+        for n, facet in enumerate(FACETS):
+            others = _all(condition for other, condition in conditions.items() if other != facet)
+            spread.append(
+                sql.SQL("unnest(CASE WHEN {others} THEN {col} END) AS {v}").format(
+                    others=others, col=sql.Identifier(facet), v=sql.Identifier(f"v{n}")
+                )
+            )
+        names = [sql.Identifier("counted")] + [sql.Identifier(f"v{n}") for n in range(len(FACETS))]
+        listed = sql.SQL(", ").join(names)
+        return {
+            "names": sql.SQL("GROUPING({}), {}").format(listed, listed),
+            "spread": sql.SQL(", ").join(spread),
+            "sets": sql.SQL(", ").join(sql.SQL("({})").format(name) for name in names),
+        }
+
+    def _matches(self, text: bool, conditions: dict[str, sql.Composable]) -> sql.Composable:
+        """The rows any count needs: visible, matching, and missing at most one
+        selection (a row missing two counts nowhere; an OR the facets' GIN indexes can
+        answer)."""
+        if len(conditions) < 2:
+            return self._matching(text)
+        somewhere = sql.SQL(" OR ").join(
+            sql.SQL("({})").format(_all(c for other, c in conditions.items() if other != facet))
+            for facet in conditions
+        )
+        return sql.SQL("{} AND ({})").format(self._matching(text), somewhere)
 
     def _page(
-        self, cur: psycopg.Cursor, text: bool, conditions: dict[str, sql.Composable], params: dict[str, Any]
+        self, cur: psycopg.Cursor, conditions: dict[str, sql.Composable], params: dict[str, Any]
     ) -> list[tuple[str, str, str, float]]:
-        if text:
-            rank = "ts_rank_cd(%(weights)s::float4[], document, %(q)s::tsquery)::float8 * {b}"
-            score = sql.SQL(rank).format(b=_BOOST)
-            order = sql.SQL("score DESC, slug")
-        else:
-            score = sql.SQL("0.0::float8")
-            order = sql.SQL("{b} DESC, updated_at DESC NULLS LAST, slug").format(b=_BOOST)
+        """A page of browsing: the most boosted (fresh, used) first."""
         statement = sql.SQL(
-            "SELECT slug, title, summary, {score} AS score FROM {t} WHERE {where} AND {filters}"
-            " ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
-        ).format(
-            score=score,
-            t=self._sql.table,
-            where=self._matching(text),
-            filters=_all(conditions.values()),
-            order=order,
-        )
+            "SELECT slug, title, summary, 0.0::float8 FROM {t} WHERE {where} AND {filters}"
+            " ORDER BY {b} DESC, updated_at DESC NULLS LAST, slug LIMIT %(limit)s OFFSET %(offset)s"
+        ).format(t=self._sql.table, where=self._matching(False), filters=_all(conditions.values()), b=_BOOST)
         cur.execute(statement, params)
         return cur.fetchall()
 
@@ -1062,6 +1181,30 @@ class PostgresBackend(SearchBackend):
 
 
 # Helpers ------------------------------------------------------------------------
+
+
+def _counted(rows: Iterable[Sequence[Any]]) -> tuple[int, dict[str, dict[str, int]]]:
+    """The total and facet counts from the rows of a statement made with
+    ``_spread``: GROUPING(), counted, one value column per facet, count."""
+    total = 0
+    found: dict[str, dict[str, int]] = {facet: {} for facet in FACETS}
+    last = len(FACETS)
+    for grouped, counted, *values, count in rows:
+        # GROUPING() has a 1 bit for each column not in the row's set, the first highest
+        column = next(n for n in range(last + 1) if not grouped & (1 << (last - n)))
+        if column == 0:
+            if counted:
+                total = count
+        elif values[column - 1] is not None and count:
+            found[FACETS[column - 1]][values[column - 1]] = count
+    facets = {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in found.items()}
+    return total, facets
+
+
+def _copy(result: SearchResult) -> SearchResult:
+    """A result no caller can change a kept one through (hits are frozen)."""
+    facets = {facet: dict(counts) for facet, counts in result.facets.items()}
+    return replace(result, hits=list(result.hits), facets=facets)
 
 
 def _like_prefix(text: str) -> str:

@@ -30,6 +30,7 @@ from tests.search_library import (
     search,
     slugs,
     visible,
+    visible_slugs,
 )
 
 # The Whoosh backend's own promises ----------------------------------------------------------
@@ -278,6 +279,32 @@ def test_tables_of_another_schema_version_are_replaced(pg_harness):
 
 
 @pg
+def test_tables_of_schema_1_are_upgraded_in_place_and_keep_every_document(pg_harness):
+    backend = pg_harness.new()
+    backend.rebuild(LIBRARY)
+    table = pg_harness.table(backend)
+    with psycopg.connect(pg_harness.dsn) as conn:  # schema 1: no generation, wide rows
+        conn.execute(f'DROP TABLE "{table}_state"')
+        conn.execute(f'ALTER TABLE "{table}" RESET (toast_tuple_target), ALTER words SET STORAGE EXTENDED')
+        for name in (table, f"{table}_words"):
+            mark = "enablement-portal search index; schema 1; complete"
+            conn.execute(f"COMMENT ON TABLE \"{name}\" IS '{mark}'")
+    reopened = PostgresBackend(pg_harness.dsn, table=table)
+    try:
+        assert not reopened.needs_rebuild()
+        assert reopened.fingerprints() == backend.fingerprints() and search(reopened, "price").total > 0
+        browsed = search(reopened, "")
+        reopened.index_items([item("after-upgrade", "Written after the upgrade")])
+        assert search(reopened, "").total == browsed.total + 1  # writes raise the generation
+        with psycopg.connect(pg_harness.dsn) as conn:
+            options = conn.execute(
+                "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()[0]
+        assert "toast_tuple_target=512" in options
+    finally:
+        reopened.close()
+
+
+@pg
 def test_dropped_tables_search_as_empty_and_come_back_on_write(pg_harness):
     backend = pg_harness.new()
     backend.index_items(LIBRARY)
@@ -393,6 +420,53 @@ def test_postgres_phrases_count_stop_words_as_positions(pg_harness):
     )
     assert slugs(search(backend, '"cost of ownership"')) == ["with-of"]
     assert slugs(search(backend, '"total cost ownership"')) == ["without"]
+
+
+@pg
+def test_browsing_answers_kept_by_one_host_change_with_every_write_of_another(pg_harness):
+    here = pg_harness.new()
+    there = PostgresBackend(pg_harness.dsn, table=pg_harness.table(here))  # another host
+    try:
+        here.index_items(LIBRARY)
+        cfo = {"stakeholder": ("cfo",)}
+        before, before_cfo = search(here, ""), search(here, "", filters=cfo)
+        kept = search(here, "")
+        assert kept == before
+        kept.facets["stage"].clear()
+        kept.hits.clear()  # what a caller does to an answer never reaches the kept one
+        assert search(here, "") == before == search(there, "")
+
+        new = item("new-cfo-brief", "Brief for the CFO", stakeholders=("cfo",), stages=("negotiate",))
+        there.index_items([new])
+        after = search(here, "", filters=cfo)
+        assert after.total == before_cfo.total + 1
+        assert "new-cfo-brief" in slugs(search(here, "", per_page=100))
+        assert after.facets["stage"]["negotiate"] == before_cfo.facets["stage"].get("negotiate", 0) + 1
+        there.index_items([replace(new, status="archived")])
+        assert search(here, "", filters=cfo).total == before_cfo.total
+        there.index_items([new])
+        there.remove_items(["new-cfo-brief"])
+        assert search(here, "", filters=cfo) == before_cfo
+        there.rebuild(LIBRARY[:2])
+        assert search(here, "").total == len([i for i in LIBRARY[:2] if i.slug in visible_slugs(REP)])
+    finally:
+        there.close()
+
+
+@pg
+def test_the_lexicon_words_live_out_of_the_row_and_the_facets_in_it(pg_harness):
+    # counting reads the row of every match: a kilobyte of lexicon words in it made the
+    # table four times larger than it need be
+    backend = pg_harness.new()
+    table = pg_harness.table(backend)
+    with psycopg.connect(pg_harness.dsn) as conn:
+        options = conn.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (table,)).fetchone()[0]
+        storage = dict(conn.execute(
+            "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+            (table,)).fetchall())
+    assert "toast_tuple_target=512" in options
+    assert storage["words"] == "e" and {storage[f] for f in FACETS} == {"m"}
 
 
 @pg

@@ -8,6 +8,7 @@ locks) is in tests/test_search_backend.py.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -346,6 +347,53 @@ def test_words_and_filters_together(library):
     assert set(slugs(result)) == {"crm-setup-guide", "security-overview"}
     assert result.facets["vertical"] == {"finance": 2, "retail": 2}
     assert result.facets["type"] == {"guide": 1, "whitepaper": 1}
+
+
+def pricing_notes() -> list:
+    """Every way of passing or missing each of three selections, for both audiences, with
+    the word "pricing" a different number of times; a draft and an item without the word."""
+    notes = []
+    combinations = itertools.product(("negotiate", "discover"), ("cfo", "ciso"), ("retail", "finance"))
+    for n, (stage, holder, vertical) in enumerate(combinations):
+        for audience in ("external", "internal"):
+            notes.append(item(f"pricing-{n}-{audience}", f"Pricing note {n}", summary="pricing " * (n + 1),
+                              stages=(stage,), stakeholders=(holder,), verticals=(vertical,),
+                              type=("guide", "battlecard")[n % 2], audience=audience))
+    tagged = {"stages": ("negotiate",), "stakeholders": ("cfo",), "verticals": ("retail",)}
+    notes.append(item("pricing-draft", "Pricing draft", status="draft", **tagged))
+    notes.append(item("onboarding", "Onboarding checklist", **tagged))
+    return notes
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"stage": ("negotiate",)},
+    {"stage": ("negotiate",), "stakeholder": ("cfo",)},
+    {"stage": ("negotiate", "discover"), "stakeholder": ("cfo",), "vertical": ("retail",)},
+    {"stage": ("negotiate",), "stakeholder": ("cfo",), "vertical": ("retail",), "type": ("guide",)},
+])
+def test_words_with_several_selections_count_each_facet_over_the_others(empty, filters):
+    # PostgreSQL counts and ranks the matches in one pass and leaves out the rows missing
+    # two selections or more: these must still count exactly as the rule says.
+    notes = pricing_notes()
+    empty.index_items(notes)
+    for viewer in (REP, CHAMPION):
+        matched = [i for i in notes if i.status == "published" and i.slug != "onboarding"
+                   and (viewer.sees_internal or i.audience == "external")]
+        chosen = {i.slug for i in matched
+                  if all(set(i.facet_values()[f]) & set(v) for f, v in filters.items())}
+        result = search(empty, "pricing", viewer, filters=filters, per_page=100)
+        assert result.total == result.all_words == len(chosen) and result.match == "all"
+        assert set(slugs(result)) == chosen
+        assert result.facets == reference_facets(matched, filters)
+        scores = [hit.score for hit in result.hits]
+        assert scores == sorted(scores, reverse=True)
+        paged = []
+        for page in range(1, len(chosen) // 3 + 2):
+            one = search(empty, "pricing", viewer, filters=filters, page=page, per_page=3)
+            assert one.total == len(chosen) and one.facets == result.facets
+            paged += slugs(one)
+        assert paged == slugs(result)
 
 
 def test_an_item_for_every_vertical_matches_no_vertical_filter(library):
