@@ -262,15 +262,17 @@ def page_name(method: str, path: str) -> str:
     return "/".join(parts[:2])
 
 
-def server_times(log: Path, since: str) -> dict[str, list[float]]:
-    """Milliseconds the portal spent on each page, from its own request log (JSON lines),
-    from ``since`` on: the time in the worker, without the wait for a free worker thread."""
-    times: dict[str, list[float]] = {}
+def server_times(log: Path, since: str) -> dict[str, list[tuple[float, float]]]:
+    """(milliseconds, CPU milliseconds) the portal spent on each request of each page, from its
+    own request log (JSON lines), from ``since`` on: the time in the worker, without the wait
+    for a free worker thread, and the part of it the thread itself computed."""
+    times: dict[str, list[tuple[float, float]]] = {}
     for line in log.read_text().splitlines():
         if line.startswith("{"):
             entry = json.loads(line)
             if entry["time"] >= since:
-                times.setdefault(page_name(entry["method"], entry["path"]), []).append(entry["duration_ms"])
+                times.setdefault(page_name(entry["method"], entry["path"]), []).append(
+                    (entry["duration_ms"], entry.get("cpu_ms", 0.0)))
     return times
 
 
@@ -327,12 +329,21 @@ def run_once(args, env: dict[str, str], workers: int, folder: Path, results: lis
     share = float(portal["total"]["Requests/s"]) / max(float(top["total"]["Requests/s"]), 1)
     print(f"  portal              {figures(portal['total'])}  = {share:.0%} of the ceiling")
     inside = server_times(folder / f"portal-{stamp}.log", since)
-    print("    page (client's view; in the worker, from the request log)")
+    print("    page (client's view; in the worker and its CPU time, from the request log)")
     for row in sorted(portal["pages"], key=lambda r: -float(r["95%"] or 0)):
-        worker = inside.get(row["Name"], [])
+        worker = [wall for wall, _ in inside.get(row["Name"], [])]
+        cpu = [spent for _, spent in inside.get(row["Name"], [])]
         print(f"    {row['Name']:28} {row['Request Count']:>6} requests  p50 {row['50%']:>4}  "
               f"p95 {row['95%']:>4}  p99 {row['99%']:>5} ms  errors {row['Failure Count']:>3};  "
-              f"in the worker p50 {quantile(worker, .5):5.0f}  p95 {quantile(worker, .95):5.0f} ms")
+              f"in the worker p50 {quantile(worker, .5):5.0f}  p95 {quantile(worker, .95):5.0f} ms, "
+              f"CPU p50 {quantile(cpu, .5):4.0f} ms")
+    spent = [cpu for requests in inside.values() for _, cpu in requests]
+    if spent:
+        mean = sum(spent) / len(spent)
+        # What the cores could serve if they did nothing but this mix: the bound on throughput
+        # that no tuning of workers or threads lifts (the load generator shares the cores too).
+        print(f"    CPU per request in the worker: mean {mean:.1f} ms; {os.cpu_count()} cores "
+              f"serve at most {os.cpu_count() * 1000 / max(mean, 0.1):,.0f} req/s of this mix")
     written = {key: after[key] - before[key] for key in after}
     print(f"  usage writes: {told['usage_events']} answered 201, {written['api_events']} in the database")
     print(f"  item-page views: {told['item_views']} pages answered 200, {written['rep_views']} view events")

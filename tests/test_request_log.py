@@ -18,7 +18,7 @@ from portal.request_log import log_format, masked, new_request_id
 from search_index import sync
 from tests.conftest import PASSWORD, page_token
 
-FIELDS = {"time", "method", "path", "status", "duration_ms", "request_id", "user_id",
+FIELDS = {"time", "method", "path", "status", "duration_ms", "cpu_ms", "request_id", "user_id",
           "remote_addr"}
 
 
@@ -68,6 +68,7 @@ def test_one_json_line_per_request(app, json_app, access_log):
     assert entry["path"] == "/login"
     assert entry["status"] == 200
     assert isinstance(entry["duration_ms"], float) and entry["duration_ms"] >= 0
+    assert isinstance(entry["cpu_ms"], float) and 0 <= entry["cpu_ms"] <= entry["duration_ms"] + 1
     assert entry["request_id"] == response.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{12}", entry["request_id"])
     assert entry["user_id"] is None
@@ -157,7 +158,8 @@ def test_the_address_is_the_one_proxyfix_believes(app_config, access_log):
 
 def test_text_lines_and_the_format_setting(app, app_config, access_log):
     fetch(app.test_client(), "/login", headers={"X-Request-ID": "abc123"})
-    assert re.fullmatch(r"\S+Z 127\.0\.0\.1 GET /login 200 [\d.]+ ms id=abc123", access_log[-1])
+    assert re.fullmatch(r"\S+Z 127\.0\.0\.1 GET /login 200 [\d.]+ ms \(cpu [\d.]+ ms\) id=abc123",
+                        access_log[-1])
     assert log_format(app) == "text"  # development's default
     production = {**app_config, "ENV": "production", "SECRET_KEY": "k3Y-" + "0123456789abcdef" * 3}
     assert log_format(create_app(production)) == "json"
