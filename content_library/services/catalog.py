@@ -82,10 +82,6 @@ class _Candidate:
     rank: tuple
 
 
-def _tagged(relation, tag_model, selected: str):
-    return relation.any(tag_model.slug == selected)
-
-
 def _ranked(session: Session, user: User, context: DealContext,
             usage: dict[str, float] | None = None) -> list[_Candidate]:
     """The stage's items that fit the deal, best first, read as plain rows.
@@ -106,7 +102,7 @@ def _ranked(session: Session, user: User, context: DealContext,
                                          (context.solution, ContentItem.solutions, Solution)):
         if selected:
             # An item for every vertical (or solution) fits any; one tagged fits its own.
-            is_specific = _tagged(relation, tag_model, selected)
+            is_specific = relation.any(tag_model.slug == selected)
             stmt = stmt.where(or_(~relation.any(), is_specific))
             specific.append(is_specific)
     stmt = stmt.add_columns(*(case((s, 1), else_=0) for s in specific))
