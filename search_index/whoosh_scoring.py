@@ -98,7 +98,7 @@ def _add_word(
     found = docsets.EMPTY
     for field, boost in boosts.items():
         postings = snapshot.postings(reader, field, term)
-        if not postings.ids:
+        if not postings.parts:
             continue
         found |= postings.docs
         idf = snapshot.idf(reader, viewer_class, field, term)
@@ -109,8 +109,13 @@ def _add_word(
         base = K1 * (1 - B)
         per_length = K1 * B / avgfl
         get = totals.get
-        for docnum, weight in zip(postings.ids, postings.weights, strict=True):
-            if marks[docnum]:
-                norm = weight + base + per_length * lengths[docnum]
-                totals[docnum] = get(docnum, 0.0) + scale * weight / norm
+        for offset, size, segment in postings.parts:
+            # a segment's postings are in its own numbers (deleted documents
+            # included: never marked): look them up in its slice of the marks
+            local = marks[offset : offset + size]
+            for docnum, weight in zip(segment.ids, segment.weights, strict=True):
+                if local[docnum]:
+                    docnum += offset
+                    norm = weight + base + per_length * lengths[docnum]
+                    totals[docnum] = get(docnum, 0.0) + scale * weight / norm
     return found

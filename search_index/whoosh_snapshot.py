@@ -9,8 +9,7 @@ generation we keep, as doc sets (see :mod:`search_index.docsets`):
 - the documents carrying each facet value,
 - recently used term postings: of a text field, the documents and the term's
   weight in each, which is all ranking needs (see
-  :mod:`search_index.whoosh_scoring`); of other fields, the documents only
-  (LRUs bounded in bytes),
+  :mod:`search_index.whoosh_scoring`); of other fields, the documents only,
 
 and, lazily, what ranking, browsing and completion need: per-document freshness
 and usage factors, the newest-first order, field lengths and title words.
@@ -18,7 +17,11 @@ and usage factors, the newest-first order, field lengths and title words.
 Facts about one *segment* never change (Whoosh segments are immutable apart
 from deletions, which only ever grow), so they are cached per segment id and
 reused by later generations: after a small incremental write only the new
-segment is read.
+segment is read. A text term's postings and a phrase's documents are kept per
+segment too, deleted documents included (each generation ANDs its live
+documents), in LRUs bounded in bytes: an edit, which writes one small segment,
+leaves every other segment's postings in memory, where a cache per generation
+would read them all again on the first search after each write.
 
 A :class:`Snapshot` is shared by the threads of a process; each call brings its
 own reader of the same generation for anything that touches index files.
@@ -36,6 +39,8 @@ from itertools import compress
 from math import log
 from typing import NamedTuple
 
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import IndexReader
 
 from . import docsets
@@ -79,6 +84,7 @@ MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
 _TERM_CACHE_BYTES = 32 * 1024 * 1024
 _POSTINGS_CACHE_BYTES = 64 * 1024 * 1024
+_PAIRS_CACHE_BYTES = 16 * 1024 * 1024
 _SKIP_RATIO = 4  # a phrase's rarer second word leads when this much rarer
 _TITLE_WORD = re.compile(r"\w", re.UNICODE)
 _EPOCH = datetime(1970, 1, 1)
@@ -93,12 +99,131 @@ def boost_factor(updated: datetime, usage: float, today: date) -> float:
     return 1.0 + FRESHNESS_WEIGHT * freshness + USAGE_WEIGHT * usage
 
 
-class Postings(NamedTuple):
-    """One term of a text field, across the generation's live documents."""
+class SegmentPostings(NamedTuple):
+    """One term of a text field in one segment, in local document numbers,
+    deleted documents included: true for every generation holding the segment."""
 
     docs: int  # the doc set
     ids: array  # the same document numbers, ascending
     weights: array  # the term's weight (its frequency) in each
+
+
+class Postings(NamedTuple):
+    """One term of a text field across a generation: its live documents, and
+    each segment's postings as ``(offset, segment size, postings)``."""
+
+    docs: int
+    parts: tuple[tuple[int, int, SegmentPostings], ...]
+
+
+def _raw_matcher(leaf: IndexReader, field: str, term: bytes):
+    """A term's matcher over the segment's every document: Whoosh hides deleted
+    ones behind a filter, which would make a cached list true for one generation."""
+    matcher = leaf.postings(field, term)
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child
+        matcher.reset()  # the filter has already stepped over leading deleted ones
+    return matcher
+
+
+def _blocks(matcher, values: bool = False):
+    """A matcher's postings a block at a time, as (ids, weights, values or
+    None). Whoosh decodes a whole block at once anyway; asking it a posting at a
+    time is three Python calls a posting, most of the cost of reading a long list."""
+    if isinstance(matcher, W3LeafMatcher) and not matcher._byteids:
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            if values:
+                matcher._read_values()
+            yield matcher._ids, matcher._weights, matcher._values if values else None
+            matcher._next_block()
+        return
+    # postings inlined in the term index (a rare term), or another codec
+    ids, weights, found = [], [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        if values:
+            found.append(matcher.value())
+        matcher.next()
+    yield ids, weights, found if values else None
+
+
+def read_postings(leaf: IndexReader, field: str, term: bytes) -> SegmentPostings:
+    """A text term's postings in one segment (see :class:`SegmentPostings`)."""
+    ids, weights = array("I"), array("f")
+    if (field, term) in leaf:
+        for block_ids, block_weights, _ in _blocks(_raw_matcher(leaf, field, term)):
+            ids.extend(block_ids)
+            weights.extend(block_weights)
+    return SegmentPostings(docsets.from_docnums(ids, leaf.doc_count_all()), ids, weights)
+
+
+def read_pairs(leaf: IndexReader, term: bytes, follower: bytes) -> int:
+    """The segment's documents (deleted ones included) where ``follower``
+    directly follows ``term`` in one of the text fields, from ``term``'s
+    postings' followers."""
+    needle = follower_needle(follower)
+    marks = bytearray(leaf.doc_count_all())
+    for field in TEXT_FIELDS:
+        firsts = leaf.doc_frequency(field, term)
+        seconds = leaf.doc_frequency(field, follower) if firsts else 0
+        if not seconds:
+            continue
+        postings = _raw_matcher(leaf, field, term)
+        if seconds * _SKIP_RATIO < firsts:
+            # few documents have the second word: visit only those
+            for candidates, _, _ in _blocks(_raw_matcher(leaf, field, follower)):
+                for docnum in candidates:
+                    postings.skip_to(docnum)
+                    if not postings.is_active():
+                        break
+                    if postings.id() == docnum and needle in postings.value():
+                        marks[docnum] = 1
+                if not postings.is_active():
+                    break
+        else:
+            for ids, _, values in _blocks(postings, values=True):
+                for docnum, value in zip(ids, values, strict=True):
+                    if needle in value:
+                        marks[docnum] = 1
+    return int.from_bytes(marks, "little")
+
+
+class _Kept:
+    """A least-recently-used map bounded in bytes, by segment id first."""
+
+    def __init__(self, budget: int, cost):
+        self._budget = budget
+        self._cost = cost
+        self._bytes = 0
+        self._entries: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, build):
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        found = build()
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = found
+                self._bytes += self._cost(found)
+                while self._bytes > self._budget and len(self._entries) > 1:
+                    _, dropped = self._entries.popitem(last=False)
+                    self._bytes -= self._cost(dropped)
+        return found
+
+    def keep_only(self, segids: set[str]) -> None:
+        with self._lock:
+            for key in [key for key in self._entries if key[0] not in segids]:
+                self._bytes -= self._cost(self._entries.pop(key))
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class SegmentFacts:
@@ -171,11 +296,21 @@ class SegmentFacts:
 
 
 class FactsCache:
-    """Segment facts by segment id, for one index folder."""
+    """Segment facts, and recently used postings and phrases, by segment id, for
+    one index folder."""
 
     def __init__(self):
         self._facts: dict[str, SegmentFacts] = {}
         self._lock = threading.Lock()
+        self.postings = _Kept(_POSTINGS_CACHE_BYTES,
+                              lambda found: 8 * len(found.ids) + found.docs.bit_length() // 8 + 200)
+        self.pairs = _Kept(_PAIRS_CACHE_BYTES, lambda docs: docs.bit_length() // 8 + 100)
+
+    def segment_postings(self, leaf: IndexReader, segid: str, field: str, term: bytes) -> SegmentPostings:
+        return self.postings.get((segid, field, term), lambda: read_postings(leaf, field, term))
+
+    def segment_pairs(self, leaf: IndexReader, segid: str, term: bytes, follower: bytes) -> int:
+        return self.pairs.get((segid, term, follower), lambda: read_pairs(leaf, term, follower))
 
     def get(self, reader: IndexReader) -> SegmentFacts:
         segid = reader.segment().segid
@@ -192,6 +327,8 @@ class FactsCache:
             for segid in list(self._facts):
                 if segid not in segids:
                     del self._facts[segid]
+        self.postings.keep_only(segids)
+        self.pairs.keep_only(segids)
 
 
 class Snapshot:
@@ -217,6 +354,7 @@ class Snapshot:
                 for value, docs in values.items():
                     merged[value] = merged.get(value, 0) | docsets.shifted(docs, offset)
         facts_cache.keep_only({facts.segid for facts, _ in self.segments})
+        self._facts_cache = facts_cache
         live = int.from_bytes(marks, "little")
         self._live = live
         self.visible = {STAFF: published & live, CHAMPION: published & external & live}
@@ -227,7 +365,6 @@ class Snapshot:
         self._terms: OrderedDict[tuple, int] = OrderedDict()
         self._term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
         self._postings: OrderedDict[tuple[str, bytes], Postings] = OrderedDict()
-        self._postings_bytes = 0
         self._lengths: dict[str, array] = {}
         self._factors: tuple[date, list[float]] | None = None
         self._newest: tuple[list[int], array] | None = None
@@ -317,8 +454,8 @@ class Snapshot:
         return docs
 
     def postings(self, reader: IndexReader, field: str, term: str | bytes) -> Postings:
-        """A text field's postings of ``term`` (live documents only), read
-        once and kept while recently used."""
+        """A text field's postings of ``term``: each segment's read once and kept
+        while recently used (:class:`FactsCache`), their live documents as one set."""
         if isinstance(term, str):
             term = term.encode("utf-8")
         key = (field, term)
@@ -327,26 +464,17 @@ class Snapshot:
             if found is not None:
                 self._postings.move_to_end(key)
                 return found
-        ids, weights = array("I"), array("f")
-        for leaf, offset in _leaves(reader):
-            if (field, term) not in leaf:
-                continue
-            matcher = leaf.postings(field, term)  # skips deleted documents
-            active, docnum, weight, advance = matcher.is_active, matcher.id, matcher.weight, matcher.next
-            add_id, add_weight = ids.append, weights.append
-            while active():
-                add_id(offset + docnum())
-                add_weight(weight())
-                advance()
-        found = Postings(docsets.from_docnums(ids, self.size), ids, weights)
-        cost = 8 * len(ids) + self.size + 200
+        docs, parts = docsets.EMPTY, []
+        for facts, offset, leaf in self._with_leaves(reader):
+            segment = self._facts_cache.segment_postings(leaf, facts.segid, field, term)
+            if segment.ids:
+                docs |= docsets.shifted(segment.docs, offset)
+                parts.append((offset, facts.size, segment))
+        found = Postings(docs & self._live, tuple(parts))
         with self._lock:
-            if key not in self._postings:
-                self._postings[key] = found
-                self._postings_bytes += cost
-                while self._postings_bytes > _POSTINGS_CACHE_BYTES and len(self._postings) > 1:
-                    _, dropped = self._postings.popitem(last=False)
-                    self._postings_bytes -= 8 * len(dropped.ids) + self.size + 200
+            self._postings[key] = found
+            while len(self._postings) > self._term_budget:
+                self._postings.popitem(last=False)
         return found
 
     def term_docs(self, reader: IndexReader, field: str, term: str | bytes) -> int:
@@ -365,32 +493,15 @@ class Snapshot:
 
     def pair_docs(self, reader: IndexReader, first: str, second: str) -> int:
         """The live documents where ``second`` directly follows ``first`` in
-        one of the text fields (read from ``first``'s postings' followers)."""
+        one of the text fields (see :func:`read_pairs`)."""
         term, follower = first.encode("utf-8"), second.encode("utf-8")
-        needle = follower_needle(follower)
 
         def build() -> int:
-            marks = bytearray(self.size)
-            for leaf, offset in _leaves(reader):
-                for field in TEXT_FIELDS:
-                    firsts = leaf.doc_frequency(field, term)
-                    seconds = leaf.doc_frequency(field, follower) if firsts else 0
-                    if not seconds:
-                        continue
-                    postings = leaf.postings(field, term)
-                    if seconds * _SKIP_RATIO < firsts:
-                        # few documents have the second word: visit only those
-                        for docnum in leaf.postings(field, follower).all_ids():
-                            postings.skip_to(docnum)
-                            if not postings.is_active():
-                                break
-                            if postings.id() == docnum and needle in postings.value():
-                                marks[offset + docnum] = 1
-                    else:
-                        for docnum, value in postings.all_items():
-                            if needle in value:
-                                marks[offset + docnum] = 1
-            return int.from_bytes(marks, "little")
+            docs = docsets.EMPTY
+            for facts, offset, leaf in self._with_leaves(reader):
+                found = self._facts_cache.segment_pairs(leaf, facts.segid, term, follower)
+                docs |= docsets.shifted(found, offset)
+            return docs & self._live
 
         return self._cached(("p", term, follower), build)
 

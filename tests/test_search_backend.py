@@ -624,3 +624,71 @@ def test_a_rebuilds_segments_are_not_merged_by_the_next_edit(tmp_path, monkeypat
     before = segment_sizes(backend)
     backend.index_items([item("one-edit", "One edit")])
     assert segment_sizes(backend) == sorted(before + [1])
+
+
+def test_long_postings_read_a_block_at_a_time_are_whooshs_own(tmp_path):
+    """Postings are read a block at a time, deleted documents included (each search
+    leaves them out): what is left must be what Whoosh's matcher gives a posting at a
+    time, over several blocks and a segment with deletions."""
+    from search_index.whoosh_snapshot import read_postings
+
+    backend = WhooshBackend(tmp_path / "index")
+    backend.index_items([item(f"long-{n}", f"Long list {n}", body_text="renewal " * (1 + n % 3) + "plan")
+                         for n in range(700)])  # Whoosh writes blocks of up to 128 postings
+    backend.index_items([item(f"long-{n}", f"Long list {n}", body_text="edited away")
+                         for n in range(0, 700, 9)])
+    with backend._store.current()[1].reader() as reader:
+        leaves = [leaf for leaf, _ in reader.leaf_readers()]
+        assert any(leaf.has_deletions() for leaf in leaves)
+        for leaf in leaves:
+            terms = [("body", b"renewal"), ("body", b"plan"), ("title", b"list"), ("body", b"edit")]
+            for field, term in terms:
+                if (field, term) not in leaf:
+                    continue
+                read = read_postings(leaf, field, term)
+                deleted = leaf.deleted_docs_set
+                kept = [(d, w) for d, w in zip(read.ids, read.weights, strict=True) if d not in deleted]
+                matcher = leaf.postings(field, term)
+                expected = []
+                while matcher.is_active():
+                    expected.append((matcher.id(), matcher.weight()))
+                    matcher.next()
+                assert kept == expected, (field, term)
+    assert search(backend, "renewal").total == 700 - 78
+    assert search(backend, '"renewal plan"').total == 700 - 78
+    assert search(backend, '"edited away"').total == 78
+
+
+def test_after_an_edit_only_the_new_segment_is_read_again_and_old_copies_stay_hidden(tmp_path, monkeypatch):
+    """Postings and phrases are kept per segment: an edit writes one small segment, and
+    the next search reads only that one. The edited item's old copy is still in the kept
+    postings of its old segment and must not come back."""
+    from search_index import whoosh_snapshot
+
+    backend = WhooshBackend(tmp_path / "index")
+    for batch in range(3):
+        backend.index_items([item(f"kept-{batch}-{n}", f"Pricing sheet {batch} {n}",
+                                  body_text="discount ladder for the renewal")
+                             for n in range(40)])
+    assert search(backend, "renewal discount").total == 120
+    assert search(backend, '"discount ladder"').total == 120
+
+    segments_read = []
+    read_postings, read_pairs = whoosh_snapshot.read_postings, whoosh_snapshot.read_pairs
+
+    def counting_postings(leaf, field, term):
+        segments_read.append(leaf.segment().segid)
+        return read_postings(leaf, field, term)
+
+    def counting_pairs(leaf, term, follower):
+        segments_read.append(leaf.segment().segid)
+        return read_pairs(leaf, term, follower)
+
+    monkeypatch.setattr(whoosh_snapshot, "read_postings", counting_postings)
+    monkeypatch.setattr(whoosh_snapshot, "read_pairs", counting_pairs)
+    backend.index_items([item("kept-1-7", "Pricing sheet edited", body_text="no longer about that")])
+    result = search(backend, "renewal discount")
+    assert result.total == 119 and "kept-1-7" not in slugs(search(backend, "renewal discount", per_page=120))
+    assert search(backend, '"discount ladder"').total == 119
+    assert segments_read, "the new segment was never read"
+    assert len(set(segments_read)) == 1, "segments untouched by the edit were read again"
