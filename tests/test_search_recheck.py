@@ -65,3 +65,35 @@ def test_the_recheck_never_reads_items_through_the_status_index(app, make_item, 
                 assert "ix_content_items_status" not in details, details
         finally:
             raw.close()
+
+
+def test_the_cards_read_as_rows_are_those_built_from_whole_items(app, make_item, make_user):
+    """Search and stage pages read a card's columns and all its tags in two statements;
+    every field must be what the whole item gives: tags in the taxonomy's order, the
+    type, the file mark, and the review mark (never for a buyer)."""
+    from datetime import date, timedelta
+
+    from content_library.models import ContentItem
+    from content_library.services import catalog
+
+    make_item("tagged", stakeholders=("it", "cfo"), solutions=("pipeline", "forecasting"),
+              verticals=("retail",), stages=("negotiating", "understanding-offerings"),
+              type="battle-card", review_by=date.today() - timedelta(days=3))
+    make_item("bare", audience="internal", review_by=date.today() + timedelta(days=30))
+    make_item("draft-one", status="draft")
+    make_user("rep", email="rep@example.com")
+    with app.app_context():
+        rep = db.session.scalar(select(User).where(User.email == "rep@example.com"))
+        items = list(db.session.scalars(select(ContentItem)))
+        ids = [item.id for item in items]
+        for buyer in (False, True):
+            cards = catalog.readable_cards(db.session, rep, ids, date.today(), buyer=buyer)
+            expected = {item.id: catalog.card(item, date.today(), buyer=buyer)
+                        for item in items if item.status == "published"}
+            assert cards == expected
+        tagged = next(card for card in cards.values() if card.slug == "tagged")
+        assert [tag.slug for tag in tagged.stages] == ["understanding-offerings", "negotiating"]
+        assert [tag.slug for tag in tagged.stakeholders] == ["cfo", "it"]
+        assert tagged.type.name == "Battle card"
+        rep_cards = catalog.readable_cards(db.session, rep, ids, date.today())
+        assert next(c for c in rep_cards.values() if c.slug == "tagged").stale

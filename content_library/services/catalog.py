@@ -6,10 +6,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
 from ..models import (
@@ -21,8 +21,10 @@ from ..models import (
     Stakeholder,
     User,
     Vertical,
+    item_solutions,
     item_stages,
     item_stakeholders,
+    item_verticals,
 )
 from ..records import ItemCard, TagRef
 from ..visibility import published_filter, sees_internal
@@ -131,7 +133,7 @@ def _ranked(session: Session, user: User, context: DealContext,
     return ranked
 
 
-def _reasons(item: ContentItem, context: DealContext) -> list[str]:
+def _reasons(item: ItemCard, context: DealContext) -> list[str]:
     """Why a rep at this deal is shown the item, in the rep's words."""
     reasons = []
     for_stakeholder = next((t.name for t in item.stakeholders if t.slug == context.stakeholder), None)
@@ -150,13 +152,58 @@ def _cards(session: Session, user: User, ids: Sequence[int], context: DealContex
            today: date) -> dict[int, ItemCard]:
     """The cards of those of these items ``user`` may read now, with their reasons, by id.
     Visibility is asked again here: a kept ranking (`StageRankings`) may be seconds old."""
+    return {item_id: replace(found, reasons=tuple(_reasons(found, context)))
+            for item_id, found in readable_cards(session, user, ids, today).items()}
+
+
+_TAG_LINKS = (("stages", item_stages, item_stages.c.stage_id, Stage),
+              ("stakeholders", item_stakeholders, item_stakeholders.c.stakeholder_id, Stakeholder),
+              ("solutions", item_solutions, item_solutions.c.solution_id, Solution),
+              ("verticals", item_verticals, item_verticals.c.vertical_id, Vertical))
+
+
+def readable_cards(session: Session, user: User, ids: Sequence[int], today: date, *,
+                   buyer: bool = False) -> dict[int, ItemCard]:
+    """The cards (as `card` makes them) of those of these items ``user`` may read now, by
+    id. Two statements a 500 items, the items' columns then all their tags at once, where
+    loading whole items with their four tag lists and type took six, and most of a search
+    page's or a stage page's database time."""
     cards: dict[int, ItemCard] = {}
     for start in range(0, len(ids), 500):  # bounded IN lists
         chunk = ids[start:start + 500]
-        stmt = select(ContentItem).where(ContentItem.id.in_(chunk), published_filter(user))
-        for item in session.scalars(with_tags(stmt)):
-            cards[item.id] = card(item, today, _reasons(item, context))
+        rows = session.execute(
+            select(ContentItem.id, ContentItem.slug, ContentItem.title, ContentItem.summary,
+                   ContentItem.audience, ContentItem.status, ContentItem.review_by,
+                   ContentItem.file_id, ContentType.slug, ContentType.name)
+            .join(ContentType, ContentType.id == ContentItem.type_id)
+            .where(ContentItem.id.in_(chunk), published_filter(user))).all()
+        tags = _tags_of(session, [row[0] for row in rows])
+        for item_id, slug, title, summary, audience, status, review_by, file_id, *kind in rows:
+            found = tags.get(item_id, {})
+            cards[item_id] = ItemCard(
+                slug=slug, title=title, summary=summary, type=TagRef(*kind), audience=audience,
+                status=status, stakeholders=tuple(found.get("stakeholders", ())),
+                stages=tuple(found.get("stages", ())), solutions=tuple(found.get("solutions", ())),
+                verticals=tuple(found.get("verticals", ())),
+                stale=review_by is not None and review_by < today and not buyer,
+                has_file=file_id is not None)
     return cards
+
+
+def _tags_of(session: Session, ids: Sequence[int]) -> dict[int, dict[str, list[TagRef]]]:
+    """Each item's tags by kind, in the taxonomy's order, in one statement."""
+    if not ids:
+        return {}
+    parts = []
+    for kind, link, tag_id, model in _TAG_LINKS:
+        parts.append(select(literal(kind).label("kind"), link.c.item_id, model.slug, model.name,
+                            model.position, model.id)
+                     .join(model, model.id == tag_id).where(link.c.item_id.in_(ids)))
+    found: dict[int, dict[str, list[TagRef]]] = {}
+    ordered = union_all(*parts).order_by("kind", "item_id", "position", "id")
+    for kind, item_id, slug, name, _position, _id in session.execute(ordered):
+        found.setdefault(item_id, {}).setdefault(kind, []).append(TagRef(slug, name))
+    return found
 
 
 def recommend(session: Session, user: User, context: DealContext, today: date,

@@ -69,39 +69,38 @@ class SearchPage:
         return any(self.filters.values())
 
 
-def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, ContentItem]:
-    """The hits the database says ``user`` may read, by slug. The hits' ids are looked up
-    by slug first: asked both at once, SQLite answers through the status index and reads
-    every published item (about 100 ms at 100,000 items) instead of the page's rows."""
+def _recheck(session: Session, user: User, slugs: list[str]) -> dict[str, ItemCard]:
+    """The cards of the hits the database says ``user`` may read, by slug. The hits' ids
+    are looked up by slug first: asked both at once, SQLite answers through the status
+    index and reads every published item (about 100 ms at 100,000 items) instead of the
+    page's rows."""
     if not slugs:
         return {}
     ids = list(session.scalars(select(ContentItem.id).where(ContentItem.slug.in_(slugs))))
     if not ids:
         return {}
-    stmt = (select(ContentItem).where(ContentItem.id.in_(ids), visibility.published_filter(user))
-            .options(selectinload(ContentItem.stages), selectinload(ContentItem.stakeholders),
-                     selectinload(ContentItem.solutions), selectinload(ContentItem.verticals),
-                     selectinload(ContentItem.type)))
-    return {item.slug: item for item in session.scalars(stmt)}
+    buyer = not visibility.may(user, "see_internal_signals")  # no freshness marks for them
+    cards = catalog.readable_cards(session, user, ids, date.today(), buyer=buyer)
+    return {found.slug: found for found in cards.values()}
 
 
 def _checked_search(session: Session, backend, user: User, query: SearchQuery,
-                    as_typed: bool) -> tuple[SearchResult, str, dict[str, ContentItem]]:
+                    as_typed: bool) -> tuple[SearchResult, str, dict[str, ItemCard]]:
     """The answer (see `_answer`), every hit re-checked against the database. A hit the
     database drops means the index is behind for that item: it is refreshed and the search
     asked again, so that totals and facets count only what the person may see. When the
     index is too busy to refresh, the dropped hits are taken out of the counts instead."""
     viewer = visibility.viewer_for(user, session)
     result, match = _answer(backend, query, viewer, as_typed)
-    items = _recheck(session, user, [hit.slug for hit in result.hits])
-    dropped = [hit.slug for hit in result.hits if hit.slug not in items]
+    cards = _recheck(session, user, [hit.slug for hit in result.hits])
+    dropped = [hit.slug for hit in result.hits if hit.slug not in cards]
     if dropped and refresh_items(current_app._get_current_object(), dropped, retries=0):
         result, match = _answer(backend, query, viewer, as_typed)
-        items = _recheck(session, user, [hit.slug for hit in result.hits])
-        dropped = [hit.slug for hit in result.hits if hit.slug not in items]
+        cards = _recheck(session, user, [hit.slug for hit in result.hits])
+        dropped = [hit.slug for hit in result.hits if hit.slug not in cards]
     if dropped:
         result = _uncounted(session, result, dropped)
-    return result, match, items
+    return result, match, cards
 
 
 def _uncounted(session: Session, result: SearchResult, dropped: list[str]) -> SearchResult:
@@ -137,12 +136,9 @@ def search(session: Session, backend, user: User, text: str, filters: dict[str, 
     filters = {f: tuple(filters.get(f, ())) for f in FACETS if filters.get(f)}
     query = SearchQuery(text=text, filters=filters, page=page, per_page=per_page,
                         synonyms=synonym_table(session))
-    result, match, items = _checked_search(session, backend, user, query, as_typed)
-    today = date.today()
-    buyer = not visibility.may(user, "see_internal_signals")  # no freshness marks for them
-    found = [Found(catalog.card(items[hit.slug], today, buyer=buyer), hit.highlight, hit.score,
-                   hit.missing)
-             for hit in result.hits if hit.slug in items]
+    result, match, cards = _checked_search(session, backend, user, query, as_typed)
+    found = [Found(cards[hit.slug], hit.highlight, hit.score, hit.missing)
+             for hit in result.hits if hit.slug in cards]
     if log and text.strip() and page == 1:
         # items with only some of the words are what the rep did not find: marketing's cue
         log_search(session, text, result.all_words, user.role)
