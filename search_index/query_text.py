@@ -13,8 +13,8 @@ recursion.
 Each term becomes an OR across the text fields (with the field boosts of
 :data:`FIELD_BOOSTS`); the terms and phrases are ANDed together. A phrase needs
 each of its adjacent term pairs ("return on investment" -> ``return``
-followed by ``invest``) inside one field. The index keeps, in each text
-posting, the terms that follow the term there (see
+followed by ``invest``) inside one field. The index keeps, for each term of
+an item, the terms that follow it in one of its texts (see
 :class:`search_index.whoosh_schema.FollowedTerms`), so a pair is one scan of
 one term's postings instead of a positional scan, which measured 15x slower
 at 10,000 items. The query scores a phrase by its words; which documents may

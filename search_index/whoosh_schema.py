@@ -10,16 +10,21 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from whoosh import fields, formats
+from whoosh import columns, fields, formats
 
 from content_library.records import SearchableItem
 
 from .base import FACETS
 from .query_text import FOLLOWER_SEPARATOR, make_analyzer, make_word_analyzer, terms_of, words_of
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: followers in a field of their own, text postings without values,
+#                          usage scores in a column
 
 TEXT_FIELDS = ("title", "summary", "argument", "tags", "body", "file_text")
+
+#: Each term of an item's texts with the terms that directly follow it in one of
+#: them: what phrases are matched from (:class:`FollowedTerms`).
+FOLLOWERS = "followers"
 
 #: Facet name -> index field. The field names are the facet names.
 FACET_FIELDS = {facet: facet for facet in FACETS}
@@ -37,25 +42,19 @@ PUBLISHED = "published"
 EXTERNAL = "external"
 
 
-class FollowedTerms(formats.Format):
-    """A text field's postings: the term's frequency in the document (as
-    :class:`whoosh.formats.Frequency` keeps it) and the terms that directly
-    follow it in the field, for phrases.
+class CountedTerms(formats.Format):
+    """A text field's postings: the term's frequency in the document as its
+    weight, which is all ranking reads (see :mod:`search_index.whoosh_scoring`),
+    and no value. A block of such postings decodes about ten times faster than
+    one whose postings also carry the followers (schema 2 kept them here), and
+    most of a first search at 100,000 items was that decoding.
 
-    A posting's value is ``b"<frequency> <follower> <follower> "``: a phrase
-    "a b" occurs in a field of a document when the posting of ``a`` contains
-    ``b" b "`` (terms are runs of word characters, so never contain the
-    separator). One set of postings serves both ranking and phrases; a field
-    of word pairs would write a term for nearly every pair of a text, which
-    more than halved the indexing rate, and positions would make phrases a
-    slow positional scan.
-
-    The value is analysed here with :func:`search_index.query_text.terms_of`,
-    which gives exactly the terms of the field's analyzer without building a
-    token object per word.
+    The value is analysed with :func:`search_index.query_text.terms_of`, which
+    gives exactly the terms of the field's analyzer without building a token
+    object per word.
     """
 
-    posting_size = -1
+    posting_size = 0
     textual = True
 
     def __init__(self, field_boost: float = 1.0, **options):
@@ -64,31 +63,49 @@ class FollowedTerms(formats.Format):
 
     def word_values(self, value, analyzer, **kwargs):
         terms = terms_of(value) if isinstance(value, str) else [str(t) for t in value]
-        followers: dict[str, dict[str, None]] = {}
-        for first, second in zip(terms, terms[1:], strict=False):
-            found = followers.get(first)
-            if found is None:
-                followers[first] = {second: None}
-            else:
-                found[second] = None
         boost = self.field_boost
-        separator = FOLLOWER_SEPARATOR
         for term, frequency in Counter(terms).items():
-            after = followers.get(term)
-            if after:
-                encoded = f"{frequency}{separator}{separator.join(after)}{separator}"
-            else:
-                encoded = f"{frequency}{separator}"
-            yield term, frequency, frequency * boost, encoded.encode("utf-8")
+            yield term, frequency, frequency * boost, b""
 
-    def decode_frequency(self, valuestring: bytes) -> int:
-        return int(valuestring.split(b" ", 1)[0])
 
-    def decode_weight(self, valuestring: bytes) -> float:
-        return self.decode_frequency(valuestring) * self.field_boost
+class FollowedTerms(formats.Format):
+    """The :data:`FOLLOWERS` field's postings: for each term of an item's texts
+    (given as a tuple of texts), the terms that directly follow it in one of them.
+
+    A posting's value is ``b" <follower> <follower> "``: a phrase "a b" occurs in
+    a text of a document when the posting of ``a`` contains ``b" b "`` (terms are
+    runs of word characters, so never contain the separator). A field of word
+    pairs would write a term for nearly every pair of a text, which more than
+    halved the indexing rate, and positions would make phrases a slow positional
+    scan. One field for every text, rather than followers in each text field's
+    postings, keeps them out of what ranking reads, and a phrase is one lookup.
+    """
+
+    posting_size = -1
+    textual = True
+
+    def __init__(self, **options):
+        self.field_boost = 1.0
+        self.options = options
+
+    def word_values(self, value, analyzer, **kwargs):
+        texts = (value,) if isinstance(value, str) else value
+        followers: dict[str, dict[str, None]] = {}
+        for text in texts:
+            terms = terms_of(text) if text else []
+            for first, second in zip(terms, terms[1:], strict=False):
+                found = followers.get(first)
+                if found is None:
+                    followers[first] = {second: None}
+                else:
+                    found[second] = None
+        separator = FOLLOWER_SEPARATOR
+        for term, after in followers.items():
+            encoded = f"{separator}{separator.join(after)}{separator}".encode()
+            yield term, len(after), float(len(after)), encoded
 
     def decode_followers(self, valuestring: bytes) -> list[str]:
-        return valuestring.decode("utf-8").split()[1:]
+        return valuestring.decode("utf-8").split()
 
 
 def follower_needle(term: str | bytes) -> bytes:
@@ -101,7 +118,7 @@ def follower_needle(term: str | bytes) -> bytes:
 
 
 def _text_field(stored: bool = False) -> fields.FieldType:
-    return fields.FieldType(FollowedTerms(), make_analyzer(), scorable=True, stored=stored)
+    return fields.FieldType(CountedTerms(), make_analyzer(), scorable=True, stored=stored)
 
 
 def build_schema() -> fields.Schema:
@@ -111,6 +128,7 @@ def build_schema() -> fields.Schema:
     }
     # no positions: phrases are matched through each term's followers
     return fields.Schema(
+        **{FOLLOWERS: fields.FieldType(FollowedTerms(), make_analyzer())},
         slug=fields.ID(unique=True, stored=True, sortable=True),
         title=_text_field(stored=True),
         summary=_text_field(stored=True),
@@ -121,7 +139,8 @@ def build_schema() -> fields.Schema:
         audience=fields.ID,
         status=fields.ID,
         updated_at=fields.DATETIME(sortable=True),
-        usage_score=fields.NUMERIC(float, stored=True),
+        # a column, read whole by ranking; stored fields are read a document at a time
+        usage_score=fields.COLUMN(columns.NumericColumn("f", default=0.0)),
         fingerprint=fields.STORED,
         **facet_fields,
         **{
@@ -158,6 +177,8 @@ def to_document(item: SearchableItem) -> dict:
         "updated_at": _utc_naive(item.updated_at),
         "usage_score": min(max(float(item.usage_score or 0.0), 0.0), 1.0),
         "fingerprint": item.fingerprint or "",
+        FOLLOWERS: (item.title or "", item.summary or "", item.argument_text or "", item.tag_names or "",
+                    item.body_text or "", item.file_text or ""),
     }
     for facet, values in item.facet_values().items():
         document[FACET_FIELDS[facet]] = _keywords(tuple(values))

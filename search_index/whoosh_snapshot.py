@@ -30,6 +30,7 @@ own reader of the same generation for anything that touches index files.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from array import array
 from bisect import bisect_left
@@ -39,9 +40,11 @@ from itertools import compress
 from math import log
 from typing import NamedTuple
 
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import IndexReader
+from whoosh.util.numeric import byte_to_length
 
 from . import docsets
 from .base import FACETS
@@ -49,6 +52,7 @@ from .spelling import buyer_lexicon
 from .whoosh_schema import (
     EXTERNAL,
     FACET_FIELDS,
+    FOLLOWERS,
     PUBLISHED,
     TEXT_FIELDS,
     WORDS_EXTERNAL,
@@ -162,32 +166,31 @@ def read_postings(leaf: IndexReader, field: str, term: bytes) -> SegmentPostings
 
 def read_pairs(leaf: IndexReader, term: bytes, follower: bytes) -> int:
     """The segment's documents (deleted ones included) where ``follower``
-    directly follows ``term`` in one of the text fields, from ``term``'s
-    postings' followers."""
+    directly follows ``term`` in one of the texts, from ``term``'s followers."""
+    firsts = leaf.doc_frequency(FOLLOWERS, term)
+    holding = [field for field in TEXT_FIELDS if (field, follower) in leaf] if firsts else []
+    if not holding:
+        return docsets.EMPTY
     needle = follower_needle(follower)
     marks = bytearray(leaf.doc_count_all())
-    for field in TEXT_FIELDS:
-        firsts = leaf.doc_frequency(field, term)
-        seconds = leaf.doc_frequency(field, follower) if firsts else 0
-        if not seconds:
-            continue
-        postings = _raw_matcher(leaf, field, term)
-        if seconds * _SKIP_RATIO < firsts:
-            # few documents have the second word: visit only those
-            for candidates, _, _ in _blocks(_raw_matcher(leaf, field, follower)):
-                for docnum in candidates:
-                    postings.skip_to(docnum)
-                    if not postings.is_active():
-                        break
-                    if postings.id() == docnum and needle in postings.value():
-                        marks[docnum] = 1
-                if not postings.is_active():
-                    break
-        else:
-            for ids, _, values in _blocks(postings, values=True):
-                for docnum, value in zip(ids, values, strict=True):
-                    if needle in value:
-                        marks[docnum] = 1
+    postings = _raw_matcher(leaf, FOLLOWERS, term)
+    if sum(leaf.doc_frequency(field, follower) for field in holding) * _SKIP_RATIO < firsts:
+        # few documents have the second word: visit only those
+        candidates: set[int] = set()
+        for field in holding:
+            for ids, _, _ in _blocks(_raw_matcher(leaf, field, follower)):
+                candidates.update(ids)
+        for docnum in sorted(candidates):
+            postings.skip_to(docnum)
+            if not postings.is_active():
+                break
+            if postings.id() == docnum and needle in postings.value():
+                marks[docnum] = 1
+    else:
+        for ids, _, values in _blocks(postings, values=True):
+            for docnum, value in zip(ids, values, strict=True):
+                if needle in value:
+                    marks[docnum] = 1
     return int.from_bytes(marks, "little")
 
 
@@ -245,7 +248,8 @@ class SegmentFacts:
                     values[btext.decode("utf-8")] = docs
             self.facets[facet] = values
         self._lock = threading.Lock()
-        self._stored: tuple[list[str], list[float]] | None = None
+        self._titles: list[str] | None = None
+        self._usage: array | None = None
         self._lengths: dict[str, array] = {}
         self._factors: tuple[date, list[float]] | None = None
         self._words: dict[str, frozenset[str]] = {}
@@ -263,25 +267,31 @@ class SegmentFacts:
             return docsets.EMPTY
         return docsets.from_docnums(reader.postings(field, value).all_ids(), self.size)
 
-    def stored(self, reader: IndexReader) -> tuple[list[str], list[float]]:
-        """Titles and usage scores (read from stored fields on first use)."""
+    def titles(self, reader: IndexReader) -> list[str]:
+        """Titles (read from stored fields on first use: completion only)."""
         with self._lock:
-            if self._stored is None:
-                titles, usage = [], []
-                for docnum in range(self.size):
-                    fields = reader.stored_fields(docnum)
-                    titles.append(fields.get("title", ""))
-                    usage.append(float(fields.get("usage_score") or 0.0))
-                self._stored = (titles, usage)
-            return self._stored
+            if self._titles is None:
+                self._titles = [reader.stored_fields(docnum).get("title", "") for docnum in range(self.size)]
+            return self._titles
+
+    def usage(self, reader: IndexReader) -> array:
+        """Each document's usage score (its column, read whole)."""
+        with self._lock:
+            if self._usage is None:
+                column = reader.column_reader("usage_score", translate=False)
+                self._usage = _whole_column(column, self.size)
+                if self._usage is None:
+                    self._usage = array("f", reader.column_reader("usage_score"))
+            return self._usage
 
     def lengths(self, reader: IndexReader, field: str) -> array:
+        """The length of ``field`` in each document, as Whoosh keeps it: a byte a
+        document in a column, read whole (asking Whoosh a document at a time took
+        about 0.1 s a field at 100,000 items, on every new process's first searches)."""
         with self._lock:
             found = self._lengths.get(field)
             if found is None:
-                length = reader.doc_field_length
-                found = array("I", (length(d, field, 0) or 0 for d in range(self.size)))
-                self._lengths[field] = found
+                found = self._lengths[field] = _field_lengths(reader, field, self.size)
             return found
 
     def factors(self, reader: IndexReader, today: date) -> list[float]:
@@ -289,10 +299,37 @@ class SegmentFacts:
         cached = self._factors
         if cached is not None and cached[0] == today:
             return cached[1]
-        _, usage = self.stored(reader)
+        usage = self.usage(reader)
         factors = [boost_factor(u, s, today) for u, s in zip(self.updated, usage, strict=True)]
         self._factors = (today, factors)
         return factors
+
+
+_LENGTH_OF_BYTE = array("I", (byte_to_length(b) if b else 0 for b in range(256)))
+
+
+def _whole_column(column, size: int) -> array | None:
+    """Every value of a Whoosh numeric column at once, or None for another kind of
+    column (then the caller asks a document at a time)."""
+    if not isinstance(column, NumericColumn.Reader):
+        return None
+    found = array(column._typecode)
+    found.frombytes(column._dbfile.get(column._basepos, column._count * column._fixedlen))
+    if found.itemsize > 1 and sys.byteorder == "little":
+        found.byteswap()  # Whoosh writes numbers big-endian
+    found.extend([column._default] * (size - len(found)))  # trailing defaults are not written
+    return found
+
+
+def _field_lengths(reader: IndexReader, field: str, size: int) -> array:
+    perdoc = getattr(reader, "_perdoc", None)
+    name = f"_{field}_len"  # Whoosh's column of a field's length bytes
+    if perdoc is not None and perdoc.has_column(name):
+        encoded = _whole_column(perdoc.column_reader(name, LENGTHS_COLUMN), size)
+        if encoded is not None:
+            return array("I", map(_LENGTH_OF_BYTE.__getitem__, encoded))
+    length = reader.doc_field_length
+    return array("I", (length(d, field, 0) or 0 for d in range(size)))
 
 
 class FactsCache:
@@ -634,8 +671,7 @@ class Snapshot:
         titles: list[str] = []
         starts: list[tuple[str, int]] = []
         for facts, offset, leaf in self._with_leaves(reader):
-            stored_titles, _ = facts.stored(leaf)
-            for local, title in enumerate(stored_titles):
+            for local, title in enumerate(facts.titles(leaf)):
                 if not title or not visible[offset + local]:
                     continue
                 index = len(titles)

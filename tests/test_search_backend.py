@@ -692,3 +692,49 @@ def test_after_an_edit_only_the_new_segment_is_read_again_and_old_copies_stay_hi
     assert search(backend, '"discount ladder"').total == 119
     assert segments_read, "the new segment was never read"
     assert len(set(segments_read)) == 1, "segments untouched by the edit were read again"
+
+
+def test_text_postings_carry_no_followers_and_phrases_read_their_own_field(tmp_path):
+    """Schema 3: ranking reads the text fields' postings, which hold no value (decoding the
+    followers kept there was most of a first search at 100,000 items); a phrase reads the
+    followers field, where each term lists what follows it in any one text."""
+    from search_index.whoosh_schema import FOLLOWERS, TEXT_FIELDS
+
+    backend = WhooshBackend(tmp_path / "index")
+    backend.index_items([item("tco", "Total cost", summary="ownership first",
+                              body_text="The total cost, then the total price.")])
+    with backend._store.current()[1].reader() as reader:
+        holding = [field for field in TEXT_FIELDS if (field, b"total") in reader]
+        assert holding == ["title", "body"]
+        for field in holding:
+            assert reader.postings(field, b"total").value() in (None, b"")
+        assert reader.postings(FOLLOWERS, b"total").value() == b" cost price "
+        assert reader.postings(FOLLOWERS, b"ownership").value() == b" first "
+    assert slugs(search(backend, '"total cost"')) == ["tco"]
+    assert search(backend, '"cost ownership"').total == 0  # the title's end, the summary's start
+
+
+def test_field_lengths_and_usage_read_whole_are_what_whoosh_gives_a_document_at_a_time(tmp_path):
+    """Ranking's per-document tables are read a column at a time (a first search at
+    100,000 items spent seconds asking Whoosh a document at a time): every length and
+    usage score must be Whoosh's own, trailing documents without a value included."""
+    from search_index.whoosh_snapshot import SegmentFacts
+
+    backend = WhooshBackend(tmp_path / "index")
+    backend.index_items([item(f"sized-{n}", f"Sized {n}", body_text="renewal pricing " * (n % 40),
+                              usage_score=(n % 7) / 7 if n < 250 else 0.0)
+                         for n in range(300)])
+    backend.index_items([item("sized-3", "Sized again", body_text="short")])
+    with backend._store.current()[1].reader() as reader:
+        for leaf, _ in reader.leaf_readers():
+            facts = SegmentFacts(leaf)
+            for field in ("title", "body", "file_text"):
+                expected = [leaf.doc_field_length(d, field, 0) or 0 for d in range(leaf.doc_count_all())]
+                assert list(facts.lengths(leaf, field)) == expected, field
+            stored = [float(value) for value in leaf.column_reader("usage_score")]
+            assert list(facts.usage(leaf)) == stored
+    with backend._store.current()[1].reader() as reader:
+        first = SegmentFacts(reader.leaf_readers()[0][0])
+        assert list(first.usage(reader.leaf_readers()[0][0]))[:8] == pytest.approx(
+            [0, 1 / 7, 2 / 7, 3 / 7, 4 / 7, 5 / 7, 6 / 7, 0], abs=1e-6)
+        assert max(first.lengths(reader.leaf_readers()[0][0], "body")) >= 70
