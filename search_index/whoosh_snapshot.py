@@ -87,7 +87,10 @@ FRESHNESS_DAYS = 365
 MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
 _TERM_CACHE_BYTES = 32 * 1024 * 1024
-_POSTINGS_CACHE_BYTES = 64 * 1024 * 1024
+#: Decoded postings kept per process: at 100,000 items, the searches of bench/end_to_end.py
+#: (two of the 400 most frequent words) keep about 60 MB; 64 MB made them read again.
+_POSTINGS_CACHE_BYTES = 128 * 1024 * 1024
+_DENSE = 16  # a term's doc set is kept when it is in at least one document in this many
 _PAIRS_CACHE_BYTES = 16 * 1024 * 1024
 _SKIP_RATIO = 4  # a phrase's rarer second word leads when this much rarer
 _TITLE_WORD = re.compile(r"\w", re.UNICODE)
@@ -107,9 +110,12 @@ class SegmentPostings(NamedTuple):
     """One term of a text field in one segment, in local document numbers,
     deleted documents included: true for every generation holding the segment."""
 
-    docs: int  # the doc set
+    docs: int | None  # the doc set, kept for a term in many documents only (see read_postings)
     ids: array  # the same document numbers, ascending
     weights: array  # the term's weight (its frequency) in each
+
+    def doc_set(self, size: int) -> int:
+        return self.docs if self.docs is not None else docsets.from_docnums(self.ids, size)
 
 
 class Postings(NamedTuple):
@@ -155,13 +161,19 @@ def _blocks(matcher, values: bool = False):
 
 
 def read_postings(leaf: IndexReader, field: str, term: bytes) -> SegmentPostings:
-    """A text term's postings in one segment (see :class:`SegmentPostings`)."""
+    """A text term's postings in one segment (see :class:`SegmentPostings`). A doc
+    set takes a byte a document of the segment whatever the term, so it is kept only
+    for a term in at least one document in :data:`_DENSE` (at 100,000 items, most
+    kept terms are rarer, and their doc sets were two thirds of the cache): a rarer
+    term's is made again from its few ids when a generation needs it."""
     ids, weights = array("I"), array("f")
     if (field, term) in leaf:
         for block_ids, block_weights, _ in _blocks(_raw_matcher(leaf, field, term)):
             ids.extend(block_ids)
             weights.extend(block_weights)
-    return SegmentPostings(docsets.from_docnums(ids, leaf.doc_count_all()), ids, weights)
+    size = leaf.doc_count_all()
+    docs = docsets.from_docnums(ids, size) if len(ids) * _DENSE >= size else None
+    return SegmentPostings(docs, ids, weights)
 
 
 def read_pairs(leaf: IndexReader, term: bytes, follower: bytes) -> int:
@@ -340,7 +352,7 @@ class FactsCache:
         self._facts: dict[str, SegmentFacts] = {}
         self._lock = threading.Lock()
         self.postings = _Kept(_POSTINGS_CACHE_BYTES,
-                              lambda found: 8 * len(found.ids) + found.docs.bit_length() // 8 + 200)
+                              lambda found: 8 * len(found.ids) + (found.docs or 0).bit_length() // 8 + 200)
         self.pairs = _Kept(_PAIRS_CACHE_BYTES, lambda docs: docs.bit_length() // 8 + 100)
 
     def segment_postings(self, leaf: IndexReader, segid: str, field: str, term: bytes) -> SegmentPostings:
@@ -505,7 +517,7 @@ class Snapshot:
         for facts, offset, leaf in self._with_leaves(reader):
             segment = self._facts_cache.segment_postings(leaf, facts.segid, field, term)
             if segment.ids:
-                docs |= docsets.shifted(segment.docs, offset)
+                docs |= docsets.shifted(segment.doc_set(facts.size), offset)
                 parts.append((offset, facts.size, segment))
         found = Postings(docs & self._live, tuple(parts))
         with self._lock:
