@@ -613,7 +613,7 @@ def test_segments_of_similar_size_are_merged_and_no_merge_grows_past_the_bound(t
 
 
 def test_a_rebuilds_segments_are_not_merged_by_the_next_edit(tmp_path, monkeypatch):
-    """A rebuild writes segments of REBUILD_SEGMENT (5,000) items: ten of them are more
+    """A rebuild writes segments of REBUILD_SEGMENT (3,000) items: ten of them are more
     than one commit may merge, so a one-item edit after it stays quick."""
     from search_index import whoosh_backend, whoosh_store
 
