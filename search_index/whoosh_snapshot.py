@@ -88,7 +88,7 @@ MAX_FACTOR = 1.0 + FRESHNESS_WEIGHT + USAGE_WEIGHT
 
 _TERM_CACHE_BYTES = 32 * 1024 * 1024
 #: Decoded postings kept per process: at 100,000 items, the searches of bench/end_to_end.py
-#: (two of the 400 most frequent words) keep about 60 MB; 64 MB made them read again.
+#: (two of the 400 most frequent words) keep about 85 MB; with 64 MB they were read again.
 _POSTINGS_CACHE_BYTES = 128 * 1024 * 1024
 _DENSE = 16  # a term's doc set is kept when it is in at least one document in this many
 _PAIRS_CACHE_BYTES = 16 * 1024 * 1024
