@@ -104,8 +104,6 @@ class FollowedTerms(formats.Format):
             encoded = f"{separator}{separator.join(after)}{separator}".encode()
             yield term, len(after), float(len(after)), encoded
 
-    def decode_followers(self, valuestring: bytes) -> list[str]:
-        return valuestring.decode("utf-8").split()
 
 
 def follower_needle(term: str | bytes) -> bytes:

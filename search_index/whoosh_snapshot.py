@@ -206,10 +206,16 @@ def read_pairs(leaf: IndexReader, term: bytes, follower: bytes) -> int:
     return int.from_bytes(marks, "little")
 
 
-class _Kept:
-    """A least-recently-used map bounded in bytes, by segment id first."""
+def _one(_value) -> int:
+    return 1
 
-    def __init__(self, budget: int, cost):
+
+class _Kept:
+    """A least-recently-used map bounded by the summed cost of its values (their bytes,
+    or one each). Values are never None. ``keep_only`` is for maps keyed by segment id
+    first."""
+
+    def __init__(self, budget: int, cost=_one):
         self._budget = budget
         self._cost = cost
         self._bytes = 0
@@ -408,12 +414,12 @@ class Snapshot:
         self._live = live
         self.visible = {STAFF: published & live, CHAMPION: published & external & live}
         self._by_slug: dict[str, int] | None = None
-        self._restricted: OrderedDict[tuple, object] = OrderedDict()
+        self._restricted = _Kept(_KEPT_RESTRICTED)
         self.facet_docs = facet_docs
         self._lock = threading.Lock()
-        self._terms: OrderedDict[tuple, int] = OrderedDict()
-        self._term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
-        self._postings: OrderedDict[tuple[str, bytes], Postings] = OrderedDict()
+        term_budget = max(_TERM_CACHE_BYTES // max(size, 1), 64)
+        self._terms = _Kept(term_budget)
+        self._postings = _Kept(term_budget)
         self._lengths: dict[str, array] = {}
         self._factors: tuple[date, list[float]] | None = None
         self._newest: tuple[list[int], array] | None = None
@@ -446,16 +452,7 @@ class Snapshot:
     def _remember(self, key: tuple, build):
         """A value about an :class:`Only` viewer, kept while recently used (there are as
         many such viewers as champions, so they are not kept for good)."""
-        with self._lock:
-            if key in self._restricted:
-                self._restricted.move_to_end(key)
-                return self._restricted[key]
-        value = build()
-        with self._lock:
-            self._restricted[key] = value
-            while len(self._restricted) > _KEPT_RESTRICTED:
-                self._restricted.popitem(last=False)
-        return value
+        return self._restricted.get(key, build)
 
     def buyer_words(self, reader: IndexReader, group: Only) -> dict[str, int]:
         """The words of the titles and summaries an :class:`Only` viewer may see, each with
@@ -490,41 +487,24 @@ class Snapshot:
         raise IndexError(docnum)
 
     def _cached(self, key: tuple, build) -> int:
-        with self._lock:
-            docs = self._terms.get(key)
-            if docs is not None:
-                self._terms.move_to_end(key)
-                return docs
-        docs = build()
-        with self._lock:
-            self._terms[key] = docs
-            while len(self._terms) > self._term_budget:
-                self._terms.popitem(last=False)
-        return docs
+        return self._terms.get(key, build)
 
     def postings(self, reader: IndexReader, field: str, term: str | bytes) -> Postings:
         """A text field's postings of ``term``: each segment's read once and kept
         while recently used (:class:`FactsCache`), their live documents as one set."""
         if isinstance(term, str):
             term = term.encode("utf-8")
-        key = (field, term)
-        with self._lock:
-            found = self._postings.get(key)
-            if found is not None:
-                self._postings.move_to_end(key)
-                return found
-        docs, parts = docsets.EMPTY, []
-        for facts, offset, leaf in self._with_leaves(reader):
-            segment = self._facts_cache.segment_postings(leaf, facts.segid, field, term)
-            if segment.ids:
-                docs |= docsets.shifted(segment.doc_set(facts.size), offset)
-                parts.append((offset, facts.size, segment))
-        found = Postings(docs & self._live, tuple(parts))
-        with self._lock:
-            self._postings[key] = found
-            while len(self._postings) > self._term_budget:
-                self._postings.popitem(last=False)
-        return found
+
+        def build() -> Postings:
+            docs, parts = docsets.EMPTY, []
+            for facts, offset, leaf in self._with_leaves(reader):
+                segment = self._facts_cache.segment_postings(leaf, facts.segid, field, term)
+                if segment.ids:
+                    docs |= docsets.shifted(segment.doc_set(facts.size), offset)
+                    parts.append((offset, facts.size, segment))
+            return Postings(docs & self._live, tuple(parts))
+
+        return self._postings.get((field, term), build)
 
     def term_docs(self, reader: IndexReader, field: str, term: str | bytes) -> int:
         """The live documents containing ``term`` in ``field``."""

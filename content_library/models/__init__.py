@@ -19,6 +19,7 @@ from .items import (
     item_stages,
     item_stakeholders,
     item_verticals,
+    review_overdue,
 )
 from .review import ACTION_STATUSES, ActionItem
 from .search import REQUEST_STATUS_NAMES, REQUEST_STATUSES, ContentRequest, SearchLog, SynonymGroup
@@ -103,5 +104,6 @@ __all__ = [
     "item_stages",
     "item_stakeholders",
     "item_verticals",
+    "review_overdue",
     "utcnow",
 ]

@@ -59,6 +59,11 @@ REP_ONLY_ARGUMENT_FIELDS = frozenset({"discovery_questions", "implication_questi
 BUYER_ARGUMENT_PARTS = tuple(p for p in ARGUMENT_PARTS if p[0] not in REP_ONLY_ARGUMENT_FIELDS)
 
 
+def review_overdue(review_by: date | None, today: date) -> bool:
+    """Past its review date: what a card's "needs review" mark says."""
+    return review_by is not None and review_by < today
+
+
 def _link(name: str, target: str) -> Table:
     return Table(
         f"item_{name}",
@@ -136,7 +141,7 @@ class ContentItem(Base):
     )
 
     def is_stale(self, today: date) -> bool:
-        return self.review_by is not None and self.review_by < today
+        return review_overdue(self.review_by, today)
 
     @property
     def has_argument(self) -> bool:

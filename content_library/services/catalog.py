@@ -25,6 +25,7 @@ from ..models import (
     item_stages,
     item_stakeholders,
     item_verticals,
+    review_overdue,
 )
 from ..records import ItemCard, TagRef
 from ..visibility import published_filter, sees_internal
@@ -185,7 +186,7 @@ def readable_cards(session: Session, user: User, ids: Sequence[int], today: date
                 status=status, stakeholders=tuple(found.get("stakeholders", ())),
                 stages=tuple(found.get("stages", ())), solutions=tuple(found.get("solutions", ())),
                 verticals=tuple(found.get("verticals", ())),
-                stale=review_by is not None and review_by < today and not buyer,
+                stale=review_overdue(review_by, today) and not buyer,
                 has_file=file_id is not None)
     return cards
 
